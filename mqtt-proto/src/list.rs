@@ -1,0 +1,208 @@
+//! [`List`]: a sequence of wire items that is either a validated view of received
+//! bytes (zero-copy) or a slice the caller built for sending.
+//!
+//! Decoding validates every item once and keeps only the byte range; iterating
+//! re-reads items lazily from it. Equality compares items, so a decoded list
+//! equals the slice it was encoded from.
+
+use core::fmt;
+
+use crate::codec::{Reader, Sink};
+use crate::error::{DecodeError, EncodeError};
+use crate::version::ProtocolVersion;
+
+pub(crate) mod sealed {
+    use crate::codec::{Reader, Sink};
+    use crate::error::{DecodeError, EncodeError};
+    use crate::version::ProtocolVersion;
+
+    /// How one item of a [`super::List`] is read, measured, checked and written.
+    pub trait ItemImpl<'a>: Copy + Sized {
+        fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError>;
+        fn wire_len(&self, v: ProtocolVersion) -> usize;
+        fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError>;
+        fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion);
+    }
+}
+
+/// A type that can stand in a [`List`]; sealed.
+pub trait Item<'a>: sealed::ItemImpl<'a> {}
+impl<'a, T: sealed::ItemImpl<'a>> Item<'a> for T {}
+
+#[derive(Clone, Copy)]
+enum Repr<'a, T> {
+    Wire {
+        bytes: &'a [u8],
+        version: ProtocolVersion,
+    },
+    Slice(&'a [T]),
+}
+
+/// A list of items: received bytes viewed lazily, or a caller's slice.
+#[derive(Clone, Copy)]
+pub struct List<'a, T> {
+    repr: Repr<'a, T>,
+}
+
+impl<'a, T: Item<'a>> List<'a, T> {
+    /// A list to send, borrowing the caller's items.
+    pub const fn new(items: &'a [T]) -> Self {
+        List {
+            repr: Repr::Slice(items),
+        }
+    }
+
+    /// The empty list.
+    pub const fn empty() -> Self {
+        List {
+            repr: Repr::Slice(&[]),
+        }
+    }
+
+    /// Reads every item of `bytes` to validate them, then keeps the bytes as a view.
+    pub(crate) fn from_wire(
+        bytes: &'a [u8],
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        while !r.is_empty() {
+            T::read(&mut r, version)?;
+        }
+        Ok(Self::wire_unchecked(bytes, version))
+    }
+
+    /// A view of bytes that were validated already.
+    pub(crate) const fn wire_unchecked(bytes: &'a [u8], version: ProtocolVersion) -> Self {
+        List {
+            repr: Repr::Wire { bytes, version },
+        }
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> Iter<'a, T> {
+        match self.repr {
+            Repr::Wire { bytes, version } => Iter::Wire(Reader::new(bytes), version),
+            Repr::Slice(items) => Iter::Slice(items.iter()),
+        }
+    }
+
+    /// True when the list holds no item.
+    pub fn is_empty(&self) -> bool {
+        match self.repr {
+            Repr::Wire { bytes, .. } => bytes.is_empty(),
+            Repr::Slice(items) => items.is_empty(),
+        }
+    }
+
+    /// The number of items (counts by walking a received list).
+    pub fn len(&self) -> usize {
+        match self.repr {
+            Repr::Wire { .. } => self.iter().count(),
+            Repr::Slice(items) => items.len(),
+        }
+    }
+
+    /// Bytes the items take on the wire.
+    pub(crate) fn wire_len(&self, v: ProtocolVersion) -> usize {
+        match self.repr {
+            Repr::Wire { bytes, version } if version == v => bytes.len(),
+            _ => self.iter().map(|i| i.wire_len(v)).sum(),
+        }
+    }
+
+    /// Checks every item for sending under `v`.
+    pub(crate) fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError> {
+        match self.repr {
+            Repr::Wire { version, .. } if version == v => Ok(()),
+            _ => self.iter().try_for_each(|i| i.check(v)),
+        }
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+        match self.repr {
+            Repr::Wire { bytes, version } if version == v => s.put_slice(bytes),
+            _ => self.iter().for_each(|i| i.write(s, v)),
+        }
+    }
+}
+
+impl<'a, T: Item<'a>> Default for List<'a, T> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<'a, T: Item<'a>> IntoIterator for List<'a, T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<'a, T: Item<'a> + PartialEq> PartialEq for List<'a, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl<'a, T: Item<'a> + Eq> Eq for List<'a, T> {}
+
+impl<'a, T: Item<'a> + fmt::Debug> fmt::Debug for List<'a, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<'a, T: Item<'a> + defmt::Format> defmt::Format for List<'a, T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "[");
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                defmt::write!(f, ", ");
+            }
+            defmt::write!(f, "{}", item);
+        }
+        defmt::write!(f, "]");
+    }
+}
+
+/// Iterator over the items of a [`List`].
+#[derive(Clone)]
+pub enum Iter<'a, T> {
+    #[doc(hidden)]
+    Wire(Reader<'a>, ProtocolVersion),
+    #[doc(hidden)]
+    Slice(core::slice::Iter<'a, T>),
+}
+
+impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
+    type Item = T;
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        match self {
+            // Validated at decode time; an error here cannot happen and ends the walk.
+            Iter::Wire(r, v) => (!r.is_empty()).then(|| T::read(r, *v).ok()).flatten(),
+            Iter::Slice(it) => it.next().copied(),
+        }
+    }
+}
+
+/// Topic filters of an UNSUBSCRIBE are plain strings.
+impl<'a> sealed::ItemImpl<'a> for &'a str {
+    fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
+        let f = r.string()?;
+        crate::topic::validate_topic_filter(f).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        Ok(f)
+    }
+    fn wire_len(&self, _: ProtocolVersion) -> usize {
+        2 + self.len()
+    }
+    fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
+        crate::topic::validate_topic_filter(self).map_err(|_| EncodeError::InvalidTopicFilter)
+    }
+    fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
+        s.put_binary(self.as_bytes());
+    }
+}

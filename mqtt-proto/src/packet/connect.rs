@@ -1,0 +1,220 @@
+//! CONNECT (MQTT 5.0 §3.1, 3.1.1 §3.1): the first packet a client sends.
+
+use core::fmt;
+
+use crate::codec::{Reader, Sink, check_binary, check_str};
+use crate::error::{DecodeError, EncodeError};
+use crate::property::{Properties, PropertyContext};
+use crate::topic::validate_topic_name;
+use crate::version::{ProtocolVersion, QoS};
+
+/// A will message: published by the server if the connection ends without DISCONNECT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Will<'a> {
+    /// Topic name of the will (no wildcards).
+    pub topic: &'a str,
+    /// Payload of the will.
+    pub payload: &'a [u8],
+    /// QoS of the will.
+    pub qos: QoS,
+    /// Whether the will is retained.
+    pub retain: bool,
+    /// Will properties (5.0): delay interval, expiry, content type, ...
+    pub properties: Properties<'a>,
+}
+
+/// CONNECT. It carries its own protocol version, which decides its encoding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Connect<'a> {
+    /// Protocol level (3, 4 or 5).
+    pub protocol: ProtocolVersion,
+    /// Clean Start (5.0) / Clean Session (3.1.1).
+    pub clean_start: bool,
+    /// Keep alive in seconds; 0 turns it off.
+    pub keep_alive: u16,
+    /// CONNECT properties (5.0).
+    pub properties: Properties<'a>,
+    /// The client identifier (may be empty: the server assigns one).
+    pub client_id: &'a str,
+    /// The will, if any.
+    pub will: Option<Will<'a>>,
+    /// User name.
+    pub username: Option<&'a str>,
+    /// Password; never printed by `Debug`.
+    pub password: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for Connect<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connect")
+            .field("protocol", &self.protocol)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("properties", &self.properties)
+            .field("client_id", &self.client_id)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+const USERNAME: u8 = 0x80;
+const PASSWORD: u8 = 0x40;
+const WILL_RETAIN: u8 = 0x20;
+const WILL_QOS_SHIFT: u8 = 3;
+const WILL_FLAG: u8 = 0x04;
+const CLEAN_START: u8 = 0x02;
+const RESERVED: u8 = 0x01;
+
+impl<'a> Connect<'a> {
+    pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let name = r.string()?;
+        let protocol = ProtocolVersion::from_level(r.u8()?)?;
+        if name != protocol.protocol_name() {
+            return Err(DecodeError::InvalidProtocolName);
+        }
+        let flags = r.u8()?;
+        let will_flag = flags & WILL_FLAG != 0;
+        let will_qos = QoS::from_u8((flags >> WILL_QOS_SHIFT) & 0b11)?; // [MQTT-3.1.2-14]
+        let will_retain = flags & WILL_RETAIN != 0;
+        // Reserved bit 0; will QoS/retain only with a will [MQTT-3.1.2-11] [MQTT-3.1.2-15].
+        if flags & RESERVED != 0 || (!will_flag && (will_qos != QoS::AtMostOnce || will_retain)) {
+            return Err(DecodeError::InvalidConnectFlags);
+        }
+        // 3.1.1 forbids a password without a user name [MQTT-3.1.2-22].
+        if !protocol.is_v5() && flags & PASSWORD != 0 && flags & USERNAME == 0 {
+            return Err(DecodeError::InvalidConnectFlags);
+        }
+        let keep_alive = r.u16()?;
+        let properties = if protocol.is_v5() {
+            Properties::read(r, PropertyContext::Connect)?
+        } else {
+            Properties::empty()
+        };
+        let client_id = r.string()?;
+        let will = if will_flag {
+            let properties = if protocol.is_v5() {
+                Properties::read(r, PropertyContext::Will)?
+            } else {
+                Properties::empty()
+            };
+            let topic = r.string()?;
+            validate_topic_name(topic).map_err(|_| DecodeError::InvalidTopicName)?;
+            let payload = r.binary()?;
+            Some(Will {
+                topic,
+                payload,
+                qos: will_qos,
+                retain: will_retain,
+                properties,
+            })
+        } else {
+            None
+        };
+        let username = if flags & USERNAME != 0 {
+            Some(r.string()?)
+        } else {
+            None
+        };
+        let password = if flags & PASSWORD != 0 {
+            Some(r.binary()?)
+        } else {
+            None
+        };
+        Ok(Connect {
+            protocol,
+            clean_start: flags & CLEAN_START != 0,
+            keep_alive,
+            properties,
+            client_id,
+            will,
+            username,
+            password,
+        })
+    }
+
+    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        let p = self.protocol;
+        if p != v {
+            return Err(EncodeError::VersionMismatch);
+        }
+        super::no_props_before_v5(&self.properties, p)?;
+        self.properties.check(PropertyContext::Connect)?;
+        check_str(self.client_id)?;
+        if !p.is_v5() {
+            if self.password.is_some() && self.username.is_none() {
+                return Err(EncodeError::PasswordWithoutUserName);
+            }
+            if self.client_id.is_empty() && !self.clean_start {
+                return Err(EncodeError::EmptyClientIdWithSession);
+            }
+        }
+        let mut len = 2 + p.protocol_name().len() + 1 + 1 + 2 + 2 + self.client_id.len();
+        if p.is_v5() {
+            len += self.properties.block_len();
+        }
+        if let Some(w) = &self.will {
+            validate_topic_name(w.topic).map_err(|_| EncodeError::InvalidTopicName)?;
+            check_binary(w.payload)?;
+            super::no_props_before_v5(&w.properties, p)?;
+            w.properties.check(PropertyContext::Will)?;
+            len += 2 + w.topic.len() + 2 + w.payload.len();
+            if p.is_v5() {
+                len += w.properties.block_len();
+            }
+        }
+        if let Some(u) = self.username {
+            check_str(u)?;
+            len += 2 + u.len();
+        }
+        if let Some(pw) = self.password {
+            check_binary(pw)?;
+            len += 2 + pw.len();
+        }
+        Ok(len)
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S) {
+        let p = self.protocol;
+        s.put_binary(p.protocol_name().as_bytes());
+        s.put_u8(p.level());
+        let mut flags = 0;
+        if self.clean_start {
+            flags |= CLEAN_START;
+        }
+        if let Some(w) = &self.will {
+            flags |= WILL_FLAG | (w.qos as u8) << WILL_QOS_SHIFT;
+            if w.retain {
+                flags |= WILL_RETAIN;
+            }
+        }
+        if self.username.is_some() {
+            flags |= USERNAME;
+        }
+        if self.password.is_some() {
+            flags |= PASSWORD;
+        }
+        s.put_u8(flags);
+        s.put_u16(self.keep_alive);
+        if p.is_v5() {
+            self.properties.write(s);
+        }
+        s.put_binary(self.client_id.as_bytes());
+        if let Some(w) = &self.will {
+            if p.is_v5() {
+                w.properties.write(s);
+            }
+            s.put_binary(w.topic.as_bytes());
+            s.put_binary(w.payload);
+        }
+        if let Some(u) = self.username {
+            s.put_binary(u.as_bytes());
+        }
+        if let Some(pw) = self.password {
+            s.put_binary(pw);
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Control packets: one file per packet, the [`Packet`] enum that holds any of them,
+//! and the decode/encode entry points.
+//!
+//! Decoding borrows every string, payload and property from the input; encoding
+//! writes into a caller buffer whose exact size [`Packet::encoded_len`] gives first.
+
+mod ack;
+mod auth;
+mod connack;
+mod connect;
+mod disconnect;
+mod publish;
+mod suback;
+mod subscribe;
+mod unsuback;
+mod unsubscribe;
+
+pub use ack::Ack;
+pub use auth::Auth;
+pub use connack::ConnAck;
+pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
+pub use publish::Publish;
+pub use suback::SubAck;
+pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions};
+pub use unsuback::UnsubAck;
+pub use unsubscribe::Unsubscribe;
+
+use crate::codec::{Reader, Sink, Writer};
+use crate::error::{DecodeError, EncodeError};
+use crate::framing::{self, Frame, Needed};
+use crate::varint;
+use crate::version::{PacketId, ProtocolVersion};
+
+/// The control packet type, the high nibble of the first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+#[allow(missing_docs)]
+pub enum PacketType {
+    Connect = 1,
+    ConnAck = 2,
+    Publish = 3,
+    PubAck = 4,
+    PubRec = 5,
+    PubRel = 6,
+    PubComp = 7,
+    Subscribe = 8,
+    SubAck = 9,
+    Unsubscribe = 10,
+    UnsubAck = 11,
+    PingReq = 12,
+    PingResp = 13,
+    Disconnect = 14,
+    /// MQTT 5.0 only.
+    Auth = 15,
+}
+
+impl PacketType {
+    /// The packet name in capitals, as the specs write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PacketType::Connect => "CONNECT",
+            PacketType::ConnAck => "CONNACK",
+            PacketType::Publish => "PUBLISH",
+            PacketType::PubAck => "PUBACK",
+            PacketType::PubRec => "PUBREC",
+            PacketType::PubRel => "PUBREL",
+            PacketType::PubComp => "PUBCOMP",
+            PacketType::Subscribe => "SUBSCRIBE",
+            PacketType::SubAck => "SUBACK",
+            PacketType::Unsubscribe => "UNSUBSCRIBE",
+            PacketType::UnsubAck => "UNSUBACK",
+            PacketType::PingReq => "PINGREQ",
+            PacketType::PingResp => "PINGRESP",
+            PacketType::Disconnect => "DISCONNECT",
+            PacketType::Auth => "AUTH",
+        }
+    }
+
+    /// The flag bits every packet but PUBLISH must carry [MQTT-2.2.2-1].
+    const fn fixed_flags(self) -> u8 {
+        match self {
+            PacketType::PubRel | PacketType::Subscribe | PacketType::Unsubscribe => 0b0010,
+            _ => 0,
+        }
+    }
+
+    /// Splits and checks a first byte: known type for `version`, fixed flags as required.
+    pub(crate) fn from_first_byte(
+        b: u8,
+        version: ProtocolVersion,
+    ) -> Result<(Self, u8), DecodeError> {
+        let flags = b & 0x0f;
+        let t = match b >> 4 {
+            1 => PacketType::Connect,
+            2 => PacketType::ConnAck,
+            3 => return Ok((PacketType::Publish, flags)),
+            4 => PacketType::PubAck,
+            5 => PacketType::PubRec,
+            6 => PacketType::PubRel,
+            7 => PacketType::PubComp,
+            8 => PacketType::Subscribe,
+            9 => PacketType::SubAck,
+            10 => PacketType::Unsubscribe,
+            11 => PacketType::UnsubAck,
+            12 => PacketType::PingReq,
+            13 => PacketType::PingResp,
+            14 => PacketType::Disconnect,
+            15 if version.is_v5() => PacketType::Auth,
+            other => return Err(DecodeError::InvalidPacketType(other)),
+        };
+        if flags != t.fixed_flags() {
+            return Err(DecodeError::InvalidFixedHeaderFlags(b));
+        }
+        Ok((t, flags))
+    }
+}
+
+/// Any MQTT control packet, borrowing from the bytes it was decoded from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[allow(missing_docs)]
+pub enum Packet<'a> {
+    Connect(Connect<'a>),
+    ConnAck(ConnAck<'a>),
+    Publish(Publish<'a>),
+    PubAck(Ack<'a>),
+    PubRec(Ack<'a>),
+    PubRel(Ack<'a>),
+    PubComp(Ack<'a>),
+    Subscribe(Subscribe<'a>),
+    SubAck(SubAck<'a>),
+    Unsubscribe(Unsubscribe<'a>),
+    UnsubAck(UnsubAck<'a>),
+    PingReq,
+    PingResp,
+    Disconnect(Disconnect<'a>),
+    /// MQTT 5.0 only.
+    Auth(Auth<'a>),
+}
+
+/// The outcome of decoding from a buffer that may hold part of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Decoded<'a> {
+    /// One packet, and the bytes of `buf` it took; the rest of `buf` is the next packet.
+    Packet {
+        /// The packet.
+        packet: Packet<'a>,
+        /// Bytes taken from the start of the buffer.
+        consumed: usize,
+    },
+    /// Not one whole packet yet: read more and call again with the longer buffer.
+    Incomplete(Needed),
+}
+
+/// Decoding settings: the protocol version and the largest packet accepted.
+///
+/// ```
+/// use mqtt_proto::{Decoder, Decoded, Packet, ProtocolVersion};
+/// let dec = Decoder::new(ProtocolVersion::V3_1_1).max_packet_size(1024);
+/// assert!(matches!(dec.decode(&[0xd0, 0x00]), Ok(Decoded::Packet { packet: Packet::PingResp, consumed: 2 })));
+/// assert!(matches!(dec.decode(&[0x30]), Ok(Decoded::Incomplete(_))));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Decoder {
+    /// The protocol version of the connection (CONNECT carries and uses its own).
+    pub version: ProtocolVersion,
+    /// Largest total packet size accepted; larger ones fail from their fixed header alone.
+    pub max_packet_size: u32,
+}
+
+impl Decoder {
+    /// A decoder for `version` with no size limit beyond the protocol's own.
+    pub const fn new(version: ProtocolVersion) -> Self {
+        Decoder {
+            version,
+            max_packet_size: u32::MAX,
+        }
+    }
+
+    /// The same decoder with a maximum total packet size.
+    pub const fn max_packet_size(self, max: u32) -> Self {
+        Decoder {
+            max_packet_size: max,
+            ..self
+        }
+    }
+
+    /// Decodes the packet at the start of `buf`, or says that more bytes are needed.
+    #[inline]
+    pub fn decode<'a>(&self, buf: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+        let header = match framing::frame(buf, self.version, self.max_packet_size)? {
+            Frame::Complete(h) => h,
+            Frame::Incomplete(n) => return Ok(Decoded::Incomplete(n)),
+        };
+        let total = header.total_len();
+        let body = buf
+            .get(header.header_len..total)
+            .ok_or(DecodeError::Truncated)?;
+        let packet = Packet::decode_body(header.packet_type, header.flags, body, self.version)?;
+        Ok(Decoded::Packet {
+            packet,
+            consumed: total,
+        })
+    }
+}
+
+impl<'a> Packet<'a> {
+    /// Decodes one whole packet that fills `buf` exactly.
+    pub fn decode_exact(buf: &'a [u8], version: ProtocolVersion) -> Result<Self, DecodeError> {
+        match Decoder::new(version).decode(buf)? {
+            Decoded::Packet { packet, consumed } if consumed == buf.len() => Ok(packet),
+            Decoded::Packet { .. } => Err(DecodeError::TrailingBytes),
+            Decoded::Incomplete(_) => Err(DecodeError::Truncated),
+        }
+    }
+
+    fn decode_body(
+        t: PacketType,
+        flags: u8,
+        body: &'a [u8],
+        v: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let p = match t {
+            PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, v)?),
+            PacketType::Publish => Packet::Publish(Publish::read(flags, &mut r, v)?),
+            PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, v, t)?),
+            PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, v, t)?),
+            PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, v, t)?),
+            PacketType::PubComp => Packet::PubComp(Ack::read(&mut r, v, t)?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::read(&mut r, v)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::read(&mut r, v)?),
+            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(&mut r, v)?),
+            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(&mut r, v)?),
+            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(&mut r, v)?),
+            PacketType::Auth => Packet::Auth(Auth::read(&mut r)?),
+        };
+        r.finish()?;
+        Ok(p)
+    }
+
+    /// The type of this packet.
+    pub const fn packet_type(&self) -> PacketType {
+        match self {
+            Packet::Connect(_) => PacketType::Connect,
+            Packet::ConnAck(_) => PacketType::ConnAck,
+            Packet::Publish(_) => PacketType::Publish,
+            Packet::PubAck(_) => PacketType::PubAck,
+            Packet::PubRec(_) => PacketType::PubRec,
+            Packet::PubRel(_) => PacketType::PubRel,
+            Packet::PubComp(_) => PacketType::PubComp,
+            Packet::Subscribe(_) => PacketType::Subscribe,
+            Packet::SubAck(_) => PacketType::SubAck,
+            Packet::Unsubscribe(_) => PacketType::Unsubscribe,
+            Packet::UnsubAck(_) => PacketType::UnsubAck,
+            Packet::PingReq => PacketType::PingReq,
+            Packet::PingResp => PacketType::PingResp,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// Checks the packet for sending under `v` and returns its remaining length.
+    fn checked_body_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        let len = match self {
+            Packet::Connect(p) => p.check_len(v)?,
+            Packet::ConnAck(p) => p.check_len(v)?,
+            Packet::Publish(p) => p.check_len(v)?,
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.check_len(v, self.packet_type())?
+            }
+            Packet::Subscribe(p) => p.check_len(v)?,
+            Packet::SubAck(p) => p.check_len(v)?,
+            Packet::Unsubscribe(p) => p.check_len(v)?,
+            Packet::UnsubAck(p) => p.check_len(v)?,
+            Packet::PingReq | Packet::PingResp => 0,
+            Packet::Disconnect(p) => p.check_len(v)?,
+            Packet::Auth(p) => p.check_len(v)?,
+        };
+        if len > varint::MAX as usize {
+            Err(EncodeError::PacketTooLarge)
+        } else {
+            Ok(len)
+        }
+    }
+
+    fn first_byte(&self) -> u8 {
+        let t = self.packet_type();
+        let flags = match self {
+            Packet::Publish(p) => p.flags(),
+            _ => t.fixed_flags(),
+        };
+        (t as u8) << 4 | flags
+    }
+
+    /// The exact number of bytes [`Packet::encode`] writes, after checking that the packet
+    /// may be sent under `version` (strings, topics, properties, reason codes).
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let body = self.checked_body_len(version)?;
+        Ok(1 + varint::len(body as u32) + body)
+    }
+
+    /// Encodes into `buf` and returns the bytes written. An undersized buffer is
+    /// [`EncodeError::BufferTooSmall`] naming the size required; nothing is written then.
+    #[inline]
+    pub fn encode(&self, version: ProtocolVersion, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let body = self.checked_body_len(version)?;
+        let required = 1 + varint::len(body as u32) + body;
+        if buf.len() < required {
+            return Err(EncodeError::BufferTooSmall { required });
+        }
+        let mut w = Writer::new(buf);
+        self.write(&mut w, version, body);
+        debug_assert_eq!(w.position(), required);
+        Ok(required)
+    }
+
+    /// Encodes onto the end of a `BufMut` (which grows if it can) and returns the bytes written.
+    #[cfg(feature = "bytes")]
+    pub fn encode_to<B: bytes::BufMut>(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut B,
+    ) -> Result<usize, EncodeError> {
+        let body = self.checked_body_len(version)?;
+        let required = 1 + varint::len(body as u32) + body;
+        if buf.remaining_mut() < required {
+            return Err(EncodeError::BufferTooSmall { required });
+        }
+        self.write(buf, version, body);
+        Ok(required)
+    }
+
+    fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, body_len: usize) {
+        s.put_u8(self.first_byte());
+        s.put_varint(body_len as u32);
+        match self {
+            Packet::Connect(p) => p.write(s),
+            Packet::ConnAck(p) => p.write(s, v),
+            Packet::Publish(p) => p.write(s, v),
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.write(s, v, self.packet_type())
+            }
+            Packet::Subscribe(p) => p.write(s, v),
+            Packet::SubAck(p) => p.write(s, v),
+            Packet::Unsubscribe(p) => p.write(s, v),
+            Packet::UnsubAck(p) => p.write(s, v),
+            Packet::PingReq | Packet::PingResp => {}
+            Packet::Disconnect(p) => p.write(s, v),
+            Packet::Auth(p) => p.write(s),
+        }
+    }
+}
+
+/// Reads a packet identifier, rejecting 0 [MQTT-2.3.1-1].
+pub(crate) fn read_packet_id(r: &mut Reader<'_>) -> Result<PacketId, DecodeError> {
+    PacketId::new(r.u16()?).ok_or(DecodeError::ZeroPacketId)
+}
+
+/// Fails with `NotInVersion` when MQTT 5.0-only properties are given for an earlier version.
+pub(crate) fn no_props_before_v5(
+    props: &crate::Properties<'_>,
+    v: ProtocolVersion,
+) -> Result<(), EncodeError> {
+    if !v.is_v5() && !props.is_empty() {
+        Err(EncodeError::NotInVersion)
+    } else {
+        Ok(())
+    }
+}

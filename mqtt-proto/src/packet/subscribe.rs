@@ -1,0 +1,179 @@
+//! SUBSCRIBE (MQTT 5.0 §3.8): topic filters with their subscription options.
+
+use crate::codec::{Reader, Sink, check_str};
+use crate::error::{DecodeError, EncodeError};
+use crate::list::{List, sealed::ItemImpl};
+use crate::property::{Properties, PropertyContext};
+use crate::topic::{SharedFilter, validate_topic_filter};
+use crate::version::{PacketId, ProtocolVersion, QoS};
+
+/// When the server sends retained messages for a new subscription (5.0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum RetainHandling {
+    /// Send retained messages at the time of the subscribe.
+    #[default]
+    SendAtSubscribe = 0,
+    /// Send them only if the subscription did not exist yet.
+    SendAtNewSubscribe = 1,
+    /// Do not send retained messages.
+    DoNotSend = 2,
+}
+
+/// The options byte after each filter; in 3.1.1 only `qos` exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SubscriptionOptions {
+    /// Maximum QoS the server may deliver with.
+    pub qos: QoS,
+    /// Do not receive own publications (5.0; never on a shared subscription).
+    pub no_local: bool,
+    /// Keep the RETAIN flag as published (5.0).
+    pub retain_as_published: bool,
+    /// Retained message handling (5.0).
+    pub retain_handling: RetainHandling,
+}
+
+impl SubscriptionOptions {
+    /// Options with `qos` and every 5.0 option at its default.
+    pub const fn new(qos: QoS) -> Self {
+        SubscriptionOptions {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::SendAtSubscribe,
+        }
+    }
+
+    fn from_byte(b: u8, v: ProtocolVersion) -> Result<Self, DecodeError> {
+        // Reserved bits: 7..6 in 5.0 [MQTT-3.8.3-5], 7..2 in 3.1.1 [MQTT-3-8.3-4].
+        let reserved = if v.is_v5() { 0xc0 } else { 0xfc };
+        if b & reserved != 0 {
+            return Err(DecodeError::InvalidSubscriptionOptions);
+        }
+        let qos = QoS::from_u8(b & 0b11).map_err(|_| DecodeError::InvalidSubscriptionOptions)?;
+        let retain_handling = match (b >> 4) & 0b11 {
+            0 => RetainHandling::SendAtSubscribe,
+            1 => RetainHandling::SendAtNewSubscribe,
+            2 => RetainHandling::DoNotSend,
+            _ => return Err(DecodeError::InvalidSubscriptionOptions),
+        };
+        Ok(SubscriptionOptions {
+            qos,
+            no_local: b & 0x04 != 0,
+            retain_as_published: b & 0x08 != 0,
+            retain_handling,
+        })
+    }
+
+    fn to_byte(self) -> u8 {
+        self.qos as u8
+            | u8::from(self.no_local) << 2
+            | u8::from(self.retain_as_published) << 3
+            | (self.retain_handling as u8) << 4
+    }
+}
+
+/// One topic filter and its options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Subscription<'a> {
+    /// The topic filter, possibly `$share/<group>/<filter>`.
+    pub filter: &'a str,
+    /// Its options.
+    pub options: SubscriptionOptions,
+}
+
+impl<'a> ItemImpl<'a> for Subscription<'a> {
+    fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
+        let filter = r.string()?;
+        validate_topic_filter(filter).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
+        if options.no_local && matches!(SharedFilter::parse(filter), Ok(Some(_))) {
+            return Err(DecodeError::InvalidSubscriptionOptions); // [MQTT-3.8.3-4]
+        }
+        Ok(Subscription { filter, options })
+    }
+
+    fn wire_len(&self, _: ProtocolVersion) -> usize {
+        2 + self.filter.len() + 1
+    }
+
+    fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError> {
+        check_str(self.filter)?;
+        validate_topic_filter(self.filter).map_err(|_| EncodeError::InvalidTopicFilter)?;
+        let o = self.options;
+        if !v.is_v5()
+            && (o.no_local
+                || o.retain_as_published
+                || o.retain_handling != RetainHandling::SendAtSubscribe)
+        {
+            return Err(EncodeError::NotInVersion);
+        }
+        if o.no_local && matches!(SharedFilter::parse(self.filter), Ok(Some(_))) {
+            return Err(EncodeError::NoLocalOnSharedSubscription);
+        }
+        Ok(())
+    }
+
+    fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
+        s.put_binary(self.filter.as_bytes());
+        s.put_u8(self.options.to_byte());
+    }
+}
+
+/// SUBSCRIBE: at least one filter [MQTT-3.8.3-3].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Subscribe<'a> {
+    /// Packet identifier, echoed by the SUBACK.
+    pub packet_id: PacketId,
+    /// SUBSCRIBE properties (5.0): subscription identifier, user properties.
+    pub properties: Properties<'a>,
+    /// The filters and options, in order.
+    pub filters: List<'a, Subscription<'a>>,
+}
+
+impl<'a> Subscribe<'a> {
+    pub(crate) fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
+        let packet_id = super::read_packet_id(r)?;
+        let properties = if v.is_v5() {
+            Properties::read(r, PropertyContext::Subscribe)?
+        } else {
+            Properties::empty()
+        };
+        if r.is_empty() {
+            return Err(DecodeError::EmptySubscription);
+        }
+        let filters = List::from_wire(r.rest(), v)?;
+        Ok(Subscribe {
+            packet_id,
+            properties,
+            filters,
+        })
+    }
+
+    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        if self.filters.is_empty() {
+            return Err(EncodeError::EmptySubscription);
+        }
+        super::no_props_before_v5(&self.properties, v)?;
+        self.properties.check(PropertyContext::Subscribe)?;
+        self.filters.check(v)?;
+        Ok(2 + self.filters.wire_len(v)
+            + if v.is_v5() {
+                self.properties.block_len()
+            } else {
+                0
+            })
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+        s.put_u16(self.packet_id.get());
+        if v.is_v5() {
+            self.properties.write(s);
+        }
+        self.filters.write(s, v);
+    }
+}

@@ -1,0 +1,63 @@
+//! UNSUBACK (MQTT 5.0 §3.11): in 5.0 one reason code per filter; in 3.1.1 just the id.
+
+use crate::codec::{Reader, Sink};
+use crate::error::{DecodeError, EncodeError};
+use crate::list::List;
+use crate::packet::PacketType;
+use crate::property::{Properties, PropertyContext};
+use crate::reason_code::{self, ReasonCode};
+use crate::version::{PacketId, ProtocolVersion};
+
+/// UNSUBACK. Before 5.0 `reason_codes` is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UnsubAck<'a> {
+    /// Identifier of the UNSUBSCRIBE this answers.
+    pub packet_id: PacketId,
+    /// Properties (5.0): reason string, user properties.
+    pub properties: Properties<'a>,
+    /// One code per filter (5.0), in order [MQTT-3.11.3-1].
+    pub reason_codes: List<'a, ReasonCode>,
+}
+
+impl<'a> UnsubAck<'a> {
+    pub(crate) fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
+        let packet_id = super::read_packet_id(r)?;
+        if !v.is_v5() {
+            return Ok(UnsubAck {
+                packet_id,
+                properties: Properties::empty(),
+                reason_codes: List::empty(),
+            });
+        }
+        let properties = Properties::read(r, PropertyContext::UnsubAck)?;
+        let reason_codes = reason_code::read_codes(r.rest(), PacketType::UnsubAck, v)?;
+        Ok(UnsubAck {
+            packet_id,
+            properties,
+            reason_codes,
+        })
+    }
+
+    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        if !v.is_v5() {
+            super::no_props_before_v5(&self.properties, v)?;
+            return if self.reason_codes.is_empty() {
+                Ok(2)
+            } else {
+                Err(EncodeError::NotInVersion)
+            };
+        }
+        reason_code::check_codes(&self.reason_codes, PacketType::UnsubAck, v)?;
+        self.properties.check(PropertyContext::UnsubAck)?;
+        Ok(2 + self.properties.block_len() + self.reason_codes.len())
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+        s.put_u16(self.packet_id.get());
+        if v.is_v5() {
+            self.properties.write(s);
+            self.reason_codes.write(s, v);
+        }
+    }
+}

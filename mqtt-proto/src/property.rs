@@ -1,0 +1,661 @@
+//! MQTT 5.0 properties (§2.2.2): every identifier with its type, a lazily read view
+//! for received packets, and the placement rules of which packet may carry which.
+//!
+//! Decoding checks every property once: identifier known, allowed in this packet,
+//! value in range, single-valued ones not repeated. [`Properties`] then keeps the
+//! bytes and reads values on demand. Authentication data and user-supplied
+//! correlation data are binary and borrowed; `Debug` never prints authentication data.
+
+use core::fmt;
+
+use crate::codec::{Reader, Sink, check_binary, check_str};
+use crate::error::{DecodeError, EncodeError};
+use crate::list::{List, sealed::ItemImpl};
+use crate::varint;
+use crate::version::{ProtocolVersion, QoS};
+
+/// Where a property block stands; each property lists the places it may appear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u16)]
+pub enum PropertyContext {
+    /// CONNECT.
+    Connect = 1 << 0,
+    /// The will properties inside CONNECT.
+    Will = 1 << 1,
+    /// CONNACK.
+    ConnAck = 1 << 2,
+    /// PUBLISH.
+    Publish = 1 << 3,
+    /// PUBACK, PUBREC, PUBREL, PUBCOMP.
+    PubResponse = 1 << 4,
+    /// SUBSCRIBE.
+    Subscribe = 1 << 5,
+    /// SUBACK.
+    SubAck = 1 << 6,
+    /// UNSUBSCRIBE.
+    Unsubscribe = 1 << 7,
+    /// UNSUBACK.
+    UnsubAck = 1 << 8,
+    /// DISCONNECT.
+    Disconnect = 1 << 9,
+    /// AUTH.
+    Auth = 1 << 10,
+}
+
+const CONNECT: u16 = PropertyContext::Connect as u16;
+const WILL: u16 = PropertyContext::Will as u16;
+const CONNACK: u16 = PropertyContext::ConnAck as u16;
+const PUBLISH: u16 = PropertyContext::Publish as u16;
+const PUBRESP: u16 = PropertyContext::PubResponse as u16;
+const SUBSCRIBE: u16 = PropertyContext::Subscribe as u16;
+const SUBACK: u16 = PropertyContext::SubAck as u16;
+const UNSUBACK: u16 = PropertyContext::UnsubAck as u16;
+const DISCONNECT: u16 = PropertyContext::Disconnect as u16;
+const AUTH: u16 = PropertyContext::Auth as u16;
+const ALL: u16 = 0x07ff;
+
+/// A property identifier (MQTT 5.0 §2.2.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+#[allow(missing_docs)]
+pub enum PropertyId {
+    PayloadFormatIndicator = 0x01,
+    MessageExpiryInterval = 0x02,
+    ContentType = 0x03,
+    ResponseTopic = 0x08,
+    CorrelationData = 0x09,
+    SubscriptionIdentifier = 0x0B,
+    SessionExpiryInterval = 0x11,
+    AssignedClientIdentifier = 0x12,
+    ServerKeepAlive = 0x13,
+    AuthenticationMethod = 0x15,
+    AuthenticationData = 0x16,
+    RequestProblemInformation = 0x17,
+    WillDelayInterval = 0x18,
+    RequestResponseInformation = 0x19,
+    ResponseInformation = 0x1A,
+    ServerReference = 0x1C,
+    ReasonString = 0x1F,
+    ReceiveMaximum = 0x21,
+    TopicAliasMaximum = 0x22,
+    TopicAlias = 0x23,
+    MaximumQoS = 0x24,
+    RetainAvailable = 0x25,
+    UserProperty = 0x26,
+    MaximumPacketSize = 0x27,
+    WildcardSubscriptionAvailable = 0x28,
+    SubscriptionIdentifierAvailable = 0x29,
+    SharedSubscriptionAvailable = 0x2A,
+}
+
+impl PropertyId {
+    /// The identifier for a byte, or `None` if 5.0 defines none.
+    pub const fn from_u8(b: u8) -> Option<Self> {
+        use PropertyId::*;
+        Some(match b {
+            0x01 => PayloadFormatIndicator,
+            0x02 => MessageExpiryInterval,
+            0x03 => ContentType,
+            0x08 => ResponseTopic,
+            0x09 => CorrelationData,
+            0x0B => SubscriptionIdentifier,
+            0x11 => SessionExpiryInterval,
+            0x12 => AssignedClientIdentifier,
+            0x13 => ServerKeepAlive,
+            0x15 => AuthenticationMethod,
+            0x16 => AuthenticationData,
+            0x17 => RequestProblemInformation,
+            0x18 => WillDelayInterval,
+            0x19 => RequestResponseInformation,
+            0x1A => ResponseInformation,
+            0x1C => ServerReference,
+            0x1F => ReasonString,
+            0x21 => ReceiveMaximum,
+            0x22 => TopicAliasMaximum,
+            0x23 => TopicAlias,
+            0x24 => MaximumQoS,
+            0x25 => RetainAvailable,
+            0x26 => UserProperty,
+            0x27 => MaximumPacketSize,
+            0x28 => WildcardSubscriptionAvailable,
+            0x29 => SubscriptionIdentifierAvailable,
+            0x2A => SharedSubscriptionAvailable,
+            _ => return None,
+        })
+    }
+
+    /// The packets (as [`PropertyContext`] bits) that may carry this property.
+    const fn contexts(self) -> u16 {
+        use PropertyId::*;
+        match self {
+            PayloadFormatIndicator
+            | MessageExpiryInterval
+            | ContentType
+            | ResponseTopic
+            | CorrelationData => PUBLISH | WILL,
+            SubscriptionIdentifier => PUBLISH | SUBSCRIBE,
+            SessionExpiryInterval => CONNECT | CONNACK | DISCONNECT,
+            AssignedClientIdentifier
+            | ServerKeepAlive
+            | ResponseInformation
+            | MaximumQoS
+            | RetainAvailable => CONNACK,
+            WildcardSubscriptionAvailable
+            | SubscriptionIdentifierAvailable
+            | SharedSubscriptionAvailable => CONNACK,
+            AuthenticationMethod | AuthenticationData => CONNECT | CONNACK | AUTH,
+            RequestProblemInformation | RequestResponseInformation => CONNECT,
+            WillDelayInterval => WILL,
+            ServerReference => CONNACK | DISCONNECT,
+            ReasonString => CONNACK | PUBRESP | SUBACK | UNSUBACK | DISCONNECT | AUTH,
+            ReceiveMaximum | TopicAliasMaximum | MaximumPacketSize => CONNECT | CONNACK,
+            TopicAlias => PUBLISH,
+            UserProperty => ALL,
+        }
+    }
+
+    /// Whether `ctx` may carry this property.
+    pub const fn allowed_in(self, ctx: PropertyContext) -> bool {
+        self.contexts() & ctx as u16 != 0
+    }
+
+    /// Whether the property may appear more than once in `ctx` (user properties anywhere,
+    /// subscription identifiers in a PUBLISH from the server).
+    pub const fn repeatable_in(self, ctx: PropertyContext) -> bool {
+        match self {
+            PropertyId::UserProperty => true,
+            PropertyId::SubscriptionIdentifier => matches!(ctx, PropertyContext::Publish),
+            _ => false,
+        }
+    }
+}
+
+/// One property with its value, borrowed from the packet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[allow(missing_docs)]
+pub enum Property<'a> {
+    /// `true`: the payload is UTF-8 text.
+    PayloadFormatIndicator(bool),
+    MessageExpiryInterval(u32),
+    ContentType(&'a str),
+    ResponseTopic(&'a str),
+    CorrelationData(&'a [u8]),
+    /// 1 to 268,435,455.
+    SubscriptionIdentifier(u32),
+    SessionExpiryInterval(u32),
+    AssignedClientIdentifier(&'a str),
+    ServerKeepAlive(u16),
+    AuthenticationMethod(&'a str),
+    AuthenticationData(&'a [u8]),
+    RequestProblemInformation(bool),
+    WillDelayInterval(u32),
+    RequestResponseInformation(bool),
+    ResponseInformation(&'a str),
+    ServerReference(&'a str),
+    ReasonString(&'a str),
+    /// Non-zero.
+    ReceiveMaximum(u16),
+    TopicAliasMaximum(u16),
+    /// Non-zero.
+    TopicAlias(u16),
+    /// QoS 0 or 1 (a server supporting 2 omits the property).
+    MaximumQoS(QoS),
+    RetainAvailable(bool),
+    UserProperty(&'a str, &'a str),
+    /// Non-zero.
+    MaximumPacketSize(u32),
+    WildcardSubscriptionAvailable(bool),
+    SubscriptionIdentifierAvailable(bool),
+    SharedSubscriptionAvailable(bool),
+}
+
+impl fmt::Debug for Property<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Property::*;
+        match self {
+            // Secrets never reach logs.
+            AuthenticationData(d) => write!(f, "AuthenticationData(<{} bytes redacted>)", d.len()),
+            PayloadFormatIndicator(v) => f.debug_tuple("PayloadFormatIndicator").field(v).finish(),
+            MessageExpiryInterval(v) => f.debug_tuple("MessageExpiryInterval").field(v).finish(),
+            ContentType(v) => f.debug_tuple("ContentType").field(v).finish(),
+            ResponseTopic(v) => f.debug_tuple("ResponseTopic").field(v).finish(),
+            CorrelationData(v) => f.debug_tuple("CorrelationData").field(v).finish(),
+            SubscriptionIdentifier(v) => f.debug_tuple("SubscriptionIdentifier").field(v).finish(),
+            SessionExpiryInterval(v) => f.debug_tuple("SessionExpiryInterval").field(v).finish(),
+            AssignedClientIdentifier(v) => {
+                f.debug_tuple("AssignedClientIdentifier").field(v).finish()
+            }
+            ServerKeepAlive(v) => f.debug_tuple("ServerKeepAlive").field(v).finish(),
+            AuthenticationMethod(v) => f.debug_tuple("AuthenticationMethod").field(v).finish(),
+            RequestProblemInformation(v) => {
+                f.debug_tuple("RequestProblemInformation").field(v).finish()
+            }
+            WillDelayInterval(v) => f.debug_tuple("WillDelayInterval").field(v).finish(),
+            RequestResponseInformation(v) => f
+                .debug_tuple("RequestResponseInformation")
+                .field(v)
+                .finish(),
+            ResponseInformation(v) => f.debug_tuple("ResponseInformation").field(v).finish(),
+            ServerReference(v) => f.debug_tuple("ServerReference").field(v).finish(),
+            ReasonString(v) => f.debug_tuple("ReasonString").field(v).finish(),
+            ReceiveMaximum(v) => f.debug_tuple("ReceiveMaximum").field(v).finish(),
+            TopicAliasMaximum(v) => f.debug_tuple("TopicAliasMaximum").field(v).finish(),
+            TopicAlias(v) => f.debug_tuple("TopicAlias").field(v).finish(),
+            MaximumQoS(v) => f.debug_tuple("MaximumQoS").field(v).finish(),
+            RetainAvailable(v) => f.debug_tuple("RetainAvailable").field(v).finish(),
+            UserProperty(k, v) => f.debug_tuple("UserProperty").field(k).field(v).finish(),
+            MaximumPacketSize(v) => f.debug_tuple("MaximumPacketSize").field(v).finish(),
+            WildcardSubscriptionAvailable(v) => f
+                .debug_tuple("WildcardSubscriptionAvailable")
+                .field(v)
+                .finish(),
+            SubscriptionIdentifierAvailable(v) => f
+                .debug_tuple("SubscriptionIdentifierAvailable")
+                .field(v)
+                .finish(),
+            SharedSubscriptionAvailable(v) => f
+                .debug_tuple("SharedSubscriptionAvailable")
+                .field(v)
+                .finish(),
+        }
+    }
+}
+
+fn read_flag(r: &mut Reader<'_>, id: PropertyId) -> Result<bool, DecodeError> {
+    match r.u8()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DecodeError::InvalidPropertyValue(id as u8)),
+    }
+}
+
+fn non_zero_u16(r: &mut Reader<'_>, id: PropertyId) -> Result<u16, DecodeError> {
+    match r.u16()? {
+        0 => Err(DecodeError::InvalidPropertyValue(id as u8)),
+        v => Ok(v),
+    }
+}
+
+impl<'a> Property<'a> {
+    /// The identifier of this property.
+    pub const fn id(&self) -> PropertyId {
+        use Property::*;
+        match self {
+            PayloadFormatIndicator(_) => PropertyId::PayloadFormatIndicator,
+            MessageExpiryInterval(_) => PropertyId::MessageExpiryInterval,
+            ContentType(_) => PropertyId::ContentType,
+            ResponseTopic(_) => PropertyId::ResponseTopic,
+            CorrelationData(_) => PropertyId::CorrelationData,
+            SubscriptionIdentifier(_) => PropertyId::SubscriptionIdentifier,
+            SessionExpiryInterval(_) => PropertyId::SessionExpiryInterval,
+            AssignedClientIdentifier(_) => PropertyId::AssignedClientIdentifier,
+            ServerKeepAlive(_) => PropertyId::ServerKeepAlive,
+            AuthenticationMethod(_) => PropertyId::AuthenticationMethod,
+            AuthenticationData(_) => PropertyId::AuthenticationData,
+            RequestProblemInformation(_) => PropertyId::RequestProblemInformation,
+            WillDelayInterval(_) => PropertyId::WillDelayInterval,
+            RequestResponseInformation(_) => PropertyId::RequestResponseInformation,
+            ResponseInformation(_) => PropertyId::ResponseInformation,
+            ServerReference(_) => PropertyId::ServerReference,
+            ReasonString(_) => PropertyId::ReasonString,
+            ReceiveMaximum(_) => PropertyId::ReceiveMaximum,
+            TopicAliasMaximum(_) => PropertyId::TopicAliasMaximum,
+            TopicAlias(_) => PropertyId::TopicAlias,
+            MaximumQoS(_) => PropertyId::MaximumQoS,
+            RetainAvailable(_) => PropertyId::RetainAvailable,
+            UserProperty(..) => PropertyId::UserProperty,
+            MaximumPacketSize(_) => PropertyId::MaximumPacketSize,
+            WildcardSubscriptionAvailable(_) => PropertyId::WildcardSubscriptionAvailable,
+            SubscriptionIdentifierAvailable(_) => PropertyId::SubscriptionIdentifierAvailable,
+            SharedSubscriptionAvailable(_) => PropertyId::SharedSubscriptionAvailable,
+        }
+    }
+
+    /// Bytes of the value alone.
+    fn value_len(&self) -> usize {
+        use Property::*;
+        match self {
+            PayloadFormatIndicator(_)
+            | RequestProblemInformation(_)
+            | RequestResponseInformation(_)
+            | MaximumQoS(_)
+            | RetainAvailable(_)
+            | WildcardSubscriptionAvailable(_)
+            | SubscriptionIdentifierAvailable(_)
+            | SharedSubscriptionAvailable(_) => 1,
+            ServerKeepAlive(_) | ReceiveMaximum(_) | TopicAliasMaximum(_) | TopicAlias(_) => 2,
+            MessageExpiryInterval(_)
+            | SessionExpiryInterval(_)
+            | WillDelayInterval(_)
+            | MaximumPacketSize(_) => 4,
+            SubscriptionIdentifier(v) => varint::len(*v),
+            ContentType(s)
+            | ResponseTopic(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => 2 + s.len(),
+            CorrelationData(b) | AuthenticationData(b) => 2 + b.len(),
+            UserProperty(k, v) => 4 + k.len() + v.len(),
+        }
+    }
+
+    /// Range checks for a value the caller wants to send.
+    fn check_value(&self) -> Result<(), EncodeError> {
+        use Property::*;
+        let bad = Err(EncodeError::InvalidPropertyValue(self.id() as u8));
+        match *self {
+            SubscriptionIdentifier(v) if v == 0 || v > varint::MAX => bad,
+            ReceiveMaximum(0) | TopicAlias(0) | MaximumPacketSize(0) => bad,
+            MaximumQoS(QoS::ExactlyOnce) => bad,
+            ResponseTopic(t) => {
+                crate::topic::validate_topic_name(t).map_err(|_| EncodeError::InvalidTopicName)
+            }
+            ContentType(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => check_str(s),
+            CorrelationData(b) | AuthenticationData(b) => check_binary(b),
+            UserProperty(k, v) => check_str(k).and_then(|()| check_str(v)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<'a> ItemImpl<'a> for Property<'a> {
+    fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
+        use Property as P;
+        let raw = r.varint()?;
+        let id = u8::try_from(raw)
+            .ok()
+            .and_then(PropertyId::from_u8)
+            .ok_or(DecodeError::UnknownProperty(raw.min(255) as u8))?;
+        Ok(match id {
+            PropertyId::PayloadFormatIndicator => P::PayloadFormatIndicator(read_flag(r, id)?),
+            PropertyId::MessageExpiryInterval => P::MessageExpiryInterval(r.u32()?),
+            PropertyId::ContentType => P::ContentType(r.string()?),
+            PropertyId::ResponseTopic => {
+                let t = r.string()?;
+                crate::topic::validate_topic_name(t)
+                    .map_err(|_| DecodeError::InvalidPropertyValue(id as u8))?;
+                P::ResponseTopic(t)
+            }
+            PropertyId::CorrelationData => P::CorrelationData(r.binary()?),
+            PropertyId::SubscriptionIdentifier => match r.varint()? {
+                0 => return Err(DecodeError::InvalidPropertyValue(id as u8)),
+                v => P::SubscriptionIdentifier(v),
+            },
+            PropertyId::SessionExpiryInterval => P::SessionExpiryInterval(r.u32()?),
+            PropertyId::AssignedClientIdentifier => P::AssignedClientIdentifier(r.string()?),
+            PropertyId::ServerKeepAlive => P::ServerKeepAlive(r.u16()?),
+            PropertyId::AuthenticationMethod => P::AuthenticationMethod(r.string()?),
+            PropertyId::AuthenticationData => P::AuthenticationData(r.binary()?),
+            PropertyId::RequestProblemInformation => {
+                P::RequestProblemInformation(read_flag(r, id)?)
+            }
+            PropertyId::WillDelayInterval => P::WillDelayInterval(r.u32()?),
+            PropertyId::RequestResponseInformation => {
+                P::RequestResponseInformation(read_flag(r, id)?)
+            }
+            PropertyId::ResponseInformation => P::ResponseInformation(r.string()?),
+            PropertyId::ServerReference => P::ServerReference(r.string()?),
+            PropertyId::ReasonString => P::ReasonString(r.string()?),
+            PropertyId::ReceiveMaximum => P::ReceiveMaximum(non_zero_u16(r, id)?),
+            PropertyId::TopicAliasMaximum => P::TopicAliasMaximum(r.u16()?),
+            PropertyId::TopicAlias => P::TopicAlias(non_zero_u16(r, id)?),
+            PropertyId::MaximumQoS => match r.u8()? {
+                0 => P::MaximumQoS(QoS::AtMostOnce),
+                1 => P::MaximumQoS(QoS::AtLeastOnce),
+                _ => return Err(DecodeError::InvalidPropertyValue(id as u8)),
+            },
+            PropertyId::RetainAvailable => P::RetainAvailable(read_flag(r, id)?),
+            PropertyId::UserProperty => P::UserProperty(r.string()?, r.string()?),
+            PropertyId::MaximumPacketSize => match r.u32()? {
+                0 => return Err(DecodeError::InvalidPropertyValue(id as u8)),
+                v => P::MaximumPacketSize(v),
+            },
+            PropertyId::WildcardSubscriptionAvailable => {
+                P::WildcardSubscriptionAvailable(read_flag(r, id)?)
+            }
+            PropertyId::SubscriptionIdentifierAvailable => {
+                P::SubscriptionIdentifierAvailable(read_flag(r, id)?)
+            }
+            PropertyId::SharedSubscriptionAvailable => {
+                P::SharedSubscriptionAvailable(read_flag(r, id)?)
+            }
+        })
+    }
+
+    fn wire_len(&self, _: ProtocolVersion) -> usize {
+        1 + self.value_len()
+    }
+
+    fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
+        self.check_value()
+    }
+
+    fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
+        use Property::*;
+        s.put_u8(self.id() as u8);
+        match *self {
+            PayloadFormatIndicator(b)
+            | RequestProblemInformation(b)
+            | RequestResponseInformation(b)
+            | RetainAvailable(b)
+            | WildcardSubscriptionAvailable(b)
+            | SubscriptionIdentifierAvailable(b)
+            | SharedSubscriptionAvailable(b) => s.put_u8(u8::from(b)),
+            MaximumQoS(q) => s.put_u8(q as u8),
+            ServerKeepAlive(v) | ReceiveMaximum(v) | TopicAliasMaximum(v) | TopicAlias(v) => {
+                s.put_u16(v)
+            }
+            MessageExpiryInterval(v)
+            | SessionExpiryInterval(v)
+            | WillDelayInterval(v)
+            | MaximumPacketSize(v) => s.put_u32(v),
+            SubscriptionIdentifier(v) => s.put_varint(v),
+            ContentType(v)
+            | ResponseTopic(v)
+            | AssignedClientIdentifier(v)
+            | AuthenticationMethod(v)
+            | ResponseInformation(v)
+            | ServerReference(v)
+            | ReasonString(v) => s.put_binary(v.as_bytes()),
+            CorrelationData(b) | AuthenticationData(b) => s.put_binary(b),
+            UserProperty(k, v) => {
+                s.put_binary(k.as_bytes());
+                s.put_binary(v.as_bytes());
+            }
+        }
+    }
+}
+
+/// The properties of one packet: received bytes read lazily, or the caller's slice.
+///
+/// Typed getters return the first value of a property; [`Properties::user_properties`]
+/// and [`Properties::subscription_identifiers`] iterate the repeatable ones.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Properties<'a>(List<'a, Property<'a>>);
+
+impl fmt::Debug for Properties<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Rejects a property not allowed in `ctx`, or a second copy of a single-valued one.
+/// Identifiers are below 64, so one `u64` remembers which were seen.
+fn check_placement(
+    seen: &mut u64,
+    id: PropertyId,
+    ctx: PropertyContext,
+) -> Result<(), DecodeError> {
+    if !id.allowed_in(ctx) {
+        return Err(DecodeError::PropertyNotAllowed(id as u8));
+    }
+    let bit = 1u64 << (id as u8);
+    if *seen & bit != 0 && !id.repeatable_in(ctx) {
+        return Err(DecodeError::DuplicateProperty(id as u8));
+    }
+    *seen |= bit;
+    Ok(())
+}
+
+impl<'a> Properties<'a> {
+    /// No properties.
+    pub const fn empty() -> Self {
+        Properties(List::empty())
+    }
+
+    /// Properties to send, borrowing the caller's slice.
+    pub const fn new(props: &'a [Property<'a>]) -> Self {
+        Properties(List::new(props))
+    }
+
+    /// Reads a property block (length prefix included) for `ctx`, validating every property.
+    pub(crate) fn read(r: &mut Reader<'a>, ctx: PropertyContext) -> Result<Self, DecodeError> {
+        let len = r.varint()?;
+        let bytes = r.take(len as usize)?;
+        let mut inner = Reader::new(bytes);
+        let mut seen = 0u64;
+        while !inner.is_empty() {
+            let p = Property::read(&mut inner, ProtocolVersion::V5)?;
+            check_placement(&mut seen, p.id(), ctx)?;
+        }
+        Ok(Properties(List::wire_unchecked(bytes, ProtocolVersion::V5)))
+    }
+
+    /// Checks the caller's properties for `ctx`: placement, repetition and value ranges.
+    pub(crate) fn check(&self, ctx: PropertyContext) -> Result<(), EncodeError> {
+        let mut seen = 0u64;
+        for p in self.iter() {
+            check_placement(&mut seen, p.id(), ctx)
+                .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
+            p.check_value()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of the properties without the length prefix.
+    pub(crate) fn body_len(&self) -> usize {
+        self.0.wire_len(ProtocolVersion::V5)
+    }
+
+    /// Bytes of the block with its length prefix.
+    pub(crate) fn block_len(&self) -> usize {
+        let n = self.body_len();
+        varint::len(n as u32) + n
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S) {
+        s.put_varint(self.body_len() as u32);
+        self.0.write(s, ProtocolVersion::V5);
+    }
+
+    /// Every property in order.
+    pub fn iter(&self) -> crate::list::Iter<'a, Property<'a>> {
+        self.0.iter()
+    }
+
+    /// True when there is no property.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first property with identifier `id`.
+    pub fn get(&self, id: PropertyId) -> Option<Property<'a>> {
+        self.iter().find(|p| p.id() == id)
+    }
+
+    /// All user properties, in order.
+    pub fn user_properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
+        self.iter().filter_map(|p| match p {
+            Property::UserProperty(k, v) => Some((k, v)),
+            _ => None,
+        })
+    }
+
+    /// All subscription identifiers, in order (a server may send several in one PUBLISH).
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + use<'a> {
+        self.iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(v) => Some(v),
+            _ => None,
+        })
+    }
+}
+
+macro_rules! getters {
+    ($( $(#[$doc:meta])* $fn:ident -> $ty:ty = $variant:ident; )*) => {
+        impl<'a> Properties<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $fn(&self) -> Option<$ty> {
+                    self.iter().find_map(|p| match p {
+                        Property::$variant(v) => Some(v),
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+getters! {
+    /// Payload Format Indicator (`true`: UTF-8 text).
+    payload_format_indicator -> bool = PayloadFormatIndicator;
+    /// Message Expiry Interval in seconds.
+    message_expiry_interval -> u32 = MessageExpiryInterval;
+    /// Content Type.
+    content_type -> &'a str = ContentType;
+    /// Response Topic.
+    response_topic -> &'a str = ResponseTopic;
+    /// Correlation Data.
+    correlation_data -> &'a [u8] = CorrelationData;
+    /// Session Expiry Interval in seconds.
+    session_expiry_interval -> u32 = SessionExpiryInterval;
+    /// Assigned Client Identifier.
+    assigned_client_identifier -> &'a str = AssignedClientIdentifier;
+    /// Server Keep Alive in seconds.
+    server_keep_alive -> u16 = ServerKeepAlive;
+    /// Authentication Method.
+    authentication_method -> &'a str = AuthenticationMethod;
+    /// Authentication Data.
+    authentication_data -> &'a [u8] = AuthenticationData;
+    /// Request Problem Information.
+    request_problem_information -> bool = RequestProblemInformation;
+    /// Will Delay Interval in seconds.
+    will_delay_interval -> u32 = WillDelayInterval;
+    /// Request Response Information.
+    request_response_information -> bool = RequestResponseInformation;
+    /// Response Information.
+    response_information -> &'a str = ResponseInformation;
+    /// Server Reference.
+    server_reference -> &'a str = ServerReference;
+    /// Reason String.
+    reason_string -> &'a str = ReasonString;
+    /// Receive Maximum.
+    receive_maximum -> u16 = ReceiveMaximum;
+    /// Topic Alias Maximum.
+    topic_alias_maximum -> u16 = TopicAliasMaximum;
+    /// Topic Alias.
+    topic_alias -> u16 = TopicAlias;
+    /// Maximum QoS.
+    maximum_qos -> QoS = MaximumQoS;
+    /// Retain Available.
+    retain_available -> bool = RetainAvailable;
+    /// Maximum Packet Size.
+    maximum_packet_size -> u32 = MaximumPacketSize;
+    /// Wildcard Subscription Available.
+    wildcard_subscription_available -> bool = WildcardSubscriptionAvailable;
+    /// Subscription Identifiers Available.
+    subscription_identifier_available -> bool = SubscriptionIdentifierAvailable;
+    /// Shared Subscription Available.
+    shared_subscription_available -> bool = SharedSubscriptionAvailable;
+}

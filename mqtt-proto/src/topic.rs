@@ -1,0 +1,146 @@
+//! Topic names and filters: validation, matching and `$share` parsing, all `no_std`.
+//!
+//! A topic *name* is what a PUBLISH carries; it never holds a wildcard. A topic
+//! *filter* is what SUBSCRIBE carries: `+` matches one level, `#` (last, alone in
+//! its level) matches any number of levels including none.
+
+/// Why a topic name or filter is not valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum TopicError {
+    /// Empty [MQTT-4.7.3-1].
+    Empty,
+    /// Longer than 65,535 bytes [MQTT-4.7.3-3].
+    TooLong,
+    /// Holds U+0000 [MQTT-4.7.3-2].
+    NullCharacter,
+    /// A topic name holding `+` or `#` [MQTT-4.7.0-1] [MQTT-3.3.2-2].
+    WildcardInName,
+    /// `#` not last or not alone in its level [MQTT-4.7.1-2], or `+` sharing a level [MQTT-4.7.1-3].
+    MisplacedWildcard,
+    /// A `$share/` filter with an empty or invalid share name, or no filter after it [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+    InvalidSharedSubscription,
+}
+
+impl core::fmt::Display for TopicError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            TopicError::Empty => "topic is empty",
+            TopicError::TooLong => "topic exceeds 65,535 bytes",
+            TopicError::NullCharacter => "topic contains U+0000",
+            TopicError::WildcardInName => "topic name contains a wildcard",
+            TopicError::MisplacedWildcard => "wildcard not alone in its level, or '#' not last",
+            TopicError::InvalidSharedSubscription => "invalid $share/<group>/<filter>",
+        })
+    }
+}
+
+impl core::error::Error for TopicError {}
+
+fn check_common(s: &str) -> Result<(), TopicError> {
+    if s.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if s.len() > usize::from(u16::MAX) {
+        return Err(TopicError::TooLong);
+    }
+    if s.as_bytes().contains(&0) {
+        return Err(TopicError::NullCharacter);
+    }
+    Ok(())
+}
+
+/// True when `s` holds no `+` or `#`.
+#[inline]
+pub(crate) fn has_no_wildcard(s: &str) -> bool {
+    !s.bytes().any(|b| b == b'+' || b == b'#')
+}
+
+/// Validates a topic name for PUBLISH: non-empty, short enough, no U+0000, no wildcard.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    check_common(name)?;
+    if has_no_wildcard(name) {
+        Ok(())
+    } else {
+        Err(TopicError::WildcardInName)
+    }
+}
+
+/// Validates the wildcard placement of a plain (non-shared) filter.
+fn check_wildcards(filter: &str) -> Result<(), TopicError> {
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let is_last = levels.peek().is_none();
+        match level {
+            "#" if is_last => {}
+            "+" => {}
+            _ if has_no_wildcard(level) => {}
+            _ => return Err(TopicError::MisplacedWildcard),
+        }
+    }
+    Ok(())
+}
+
+/// Validates a topic filter for SUBSCRIBE/UNSUBSCRIBE, including `$share/<group>/<filter>`.
+pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
+    check_common(filter)?;
+    match SharedFilter::parse(filter)? {
+        Some(shared) => check_wildcards(shared.filter),
+        None => check_wildcards(filter),
+    }
+}
+
+/// A shared subscription filter split into its parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SharedFilter<'a> {
+    /// The ShareName: at least one character, no `/`, `+` or `#`.
+    pub group: &'a str,
+    /// The topic filter after the ShareName.
+    pub filter: &'a str,
+}
+
+impl<'a> SharedFilter<'a> {
+    /// Splits `$share/<group>/<filter>`: `Ok(None)` for a filter that is not shared, an error for
+    /// one that starts with `$share/` but breaks [MQTT-4.8.2-1] or [MQTT-4.8.2-2].
+    pub fn parse(filter: &'a str) -> Result<Option<Self>, TopicError> {
+        let Some(rest) = filter.strip_prefix("$share/") else {
+            return Ok(None);
+        };
+        let (group, filter) = rest
+            .split_once('/')
+            .ok_or(TopicError::InvalidSharedSubscription)?;
+        if group.is_empty() || !has_no_wildcard(group) || filter.is_empty() {
+            return Err(TopicError::InvalidSharedSubscription);
+        }
+        Ok(Some(SharedFilter { group, filter }))
+    }
+}
+
+/// Whether topic name `topic` matches topic filter `filter` (MQTT 5.0 §4.7).
+///
+/// Topics starting with `$` are not matched by a filter starting with a wildcard
+/// [MQTT-4.7.2-1]. A `$share/<group>/` prefix is stripped from the filter first.
+/// The filter is assumed valid; an invalid one matches nothing it should not.
+pub fn matches(filter: &str, topic: &str) -> bool {
+    let filter = match SharedFilter::parse(filter) {
+        Ok(Some(shared)) => shared.filter,
+        Ok(None) => filter,
+        Err(_) => return false,
+    };
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(fl), Some(tl)) if fl == tl => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
