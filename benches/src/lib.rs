@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/`; this crate keeps rumqttc out of the product crates.
