@@ -1,0 +1,375 @@
+//! [`Session`]: the public face of the state machine, in the four method families.
+
+use mqtt_proto::{Decoded, Packet, Property, QoS, Subscription, SubscriptionOptions};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::event::{ConnectionError, Event, Message, PeerFault, Token};
+use crate::state::{ConnState, Core, Outcome};
+use crate::store::{Key, Store};
+use crate::time::Instant;
+
+/// An MQTT client session: a pure, deterministic state machine with no IO, no clock,
+/// no randomness of its own and no allocation.
+///
+/// - `S`: where the session keeps packets it may need again ([`Store`]).
+/// - `B`: the receive buffer; its length is the largest packet accepted.
+/// - `OUT`: how many operations (publishes, subscribes, unsubscribes) may be queued or
+///   in flight at once. `IN`: the most QoS 1/2 messages the server may have in flight to
+///   us (our Receive Maximum).
+///
+/// The methods fall into four families:
+/// - **getters** (`&self`): [`Session::state`], [`Session::outstanding`], ...
+/// - **inputs** `handle_*(now, ..)`: transport up/down, bytes received, timeouts. They
+///   never fail: a fault of the server becomes an event and a DISCONNECT.
+/// - **commands**: [`Session::connect`], [`Session::publish`], [`Session::subscribe`],
+///   [`Session::unsubscribe`], [`Session::ack`], [`Session::disconnect`]. `Err` is the
+///   caller's fault or a full table, and the session is unchanged.
+/// - **outputs**: [`Session::poll_event`], [`Session::poll_transmit`],
+///   [`Session::poll_timeout`].
+///
+/// **Draining contract.** After every input or command, call `poll_event` until it
+/// returns `None` (it also processes received packets, one per call), then
+/// `poll_transmit` until it returns 0, and repeat both while either produced something;
+/// then sleep until `poll_timeout` or the next input. Events borrow the receive buffer
+/// until the next call on the session.
+///
+/// ```
+/// use mqtt_session::{ArenaStore, Config, Event, Instant, Session};
+/// use mqtt_proto::QoS;
+///
+/// let mut s: Session<ArenaStore<16, 2048>, [u8; 512], 8, 8> =
+///     Session::new(&Config::new("sensor-1"), ArenaStore::new(), [0; 512]).unwrap();
+/// let now = Instant::from_millis(0);
+/// s.connect(now);
+/// assert_eq!(s.poll_event(), Some(Event::OpenTransport));
+/// s.handle_transport_up(now);
+/// let mut out = [0u8; 256];
+/// let n = s.poll_transmit(now, &mut out).unwrap(); // the CONNECT
+/// assert_eq!(out[0], 0x10);
+/// s.handle_input(now, &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK (5.0, no properties)
+/// assert_eq!(s.poll_event(), Some(Event::Connected { session_present: false }));
+/// let token = s.publish(now, "a/b", b"hi", QoS::AtLeastOnce, false, &[]).unwrap();
+/// assert!(token.is_some());
+/// let n = s.poll_transmit(now, &mut out).unwrap();
+/// // PUBLISH QoS 1, id 1, empty property block (5.0), payload "hi".
+/// assert_eq!(&out[..n], &[0x32, 0x0a, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x01, 0x00, b'h', b'i'][..]);
+/// ```
+pub struct Session<S, B, const OUT: usize, const IN: usize> {
+    rx: B,
+    rx_start: usize,
+    rx_end: usize,
+    core: Core<S, OUT, IN>,
+}
+
+impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
+    Session<S, B, OUT, IN>
+{
+    /// A session that is not connected yet; `connect` starts it. Fails if the CONNECT
+    /// built from `config` is invalid or does not fit the store.
+    pub fn new(config: &Config<'_>, store: S, rx: B) -> Result<Self, Error> {
+        let cap = rx.as_ref().len();
+        Ok(Session {
+            rx,
+            rx_start: 0,
+            rx_end: 0,
+            core: Core::new(config, store, cap)?,
+        })
+    }
+
+    // ----- getters ---------------------------------------------------------------------
+
+    /// The connection state.
+    pub fn state(&self) -> ConnState {
+        self.core.state()
+    }
+
+    /// Operations queued or in flight (publishes, subscribes, unsubscribes).
+    pub fn outstanding(&self) -> usize {
+        self.core.outstanding()
+    }
+
+    /// QoS 1/2 publishes sent and not yet completed.
+    pub fn inflight_publishes(&self) -> u16 {
+        self.core.inflight_publishes()
+    }
+
+    /// Incoming QoS 1/2 messages not yet fully acknowledged.
+    pub fn incoming_pending(&self) -> usize {
+        self.core.incoming_pending()
+    }
+
+    /// The store (e.g. to persist it).
+    pub fn store(&self) -> &S {
+        &self.core.store
+    }
+
+    /// Calls `f` for every remembered subscription whose filter matches `topic`, with the
+    /// filter, its options and its subscription identifier: the routing helper.
+    pub fn for_each_match(
+        &self,
+        topic: &str,
+        f: &mut dyn FnMut(&str, SubscriptionOptions, Option<u32>),
+    ) {
+        self.core.for_each_subscription(&mut |_, filter, opts, id| {
+            if mqtt_proto::topic::matches(filter, topic) {
+                f(filter, opts, id);
+            }
+        });
+    }
+
+    /// Calls `f` for every remembered subscription.
+    pub fn for_each_subscription(&self, f: &mut dyn FnMut(&str, SubscriptionOptions, Option<u32>)) {
+        self.core
+            .for_each_subscription(&mut |_, filter, opts, id| f(filter, opts, id));
+    }
+
+    // ----- inputs ----------------------------------------------------------------------
+
+    /// The transport asked for by [`Event::OpenTransport`] is open.
+    pub fn handle_transport_up(&mut self, now: Instant) {
+        self.core.handle_transport_up(now);
+        self.sync_rx();
+    }
+
+    /// The transport closed or failed to open.
+    pub fn handle_transport_down(&mut self, now: Instant) {
+        self.core.handle_transport_down(now);
+        self.sync_rx();
+    }
+
+    /// Time passed; fire every deadline that has come. Spurious calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+        self.sync_rx();
+    }
+
+    /// Bytes received, copied into the receive buffer. Returns how many were taken; the
+    /// rest must be offered again after draining events (back-pressure).
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
+        let space = self.read_buffer();
+        let n = data.len().min(space.len());
+        if let (Some(dst), Some(src)) = (space.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.handle_read(now, n);
+        n
+    }
+
+    /// Free space at the end of the receive buffer, to read into directly (no copy).
+    /// Call [`Session::handle_read`] with the byte count afterwards.
+    pub fn read_buffer(&mut self) -> &mut [u8] {
+        self.sync_rx();
+        if self.rx_start > 0 {
+            self.rx.as_mut().copy_within(self.rx_start..self.rx_end, 0);
+            self.rx_end -= self.rx_start;
+            self.rx_start = 0;
+        }
+        self.rx.as_mut().get_mut(self.rx_end..).unwrap_or_default()
+    }
+
+    /// `n` bytes were read into [`Session::read_buffer`].
+    pub fn handle_read(&mut self, now: Instant, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.rx_end = (self.rx_end + n).min(self.rx.as_ref().len());
+        self.core.on_received(now);
+    }
+
+    // ----- commands --------------------------------------------------------------------
+
+    /// Starts connecting (and reconnecting per policy); also restarts a stopped session.
+    pub fn connect(&mut self, now: Instant) {
+        self.core.connect(now);
+    }
+
+    /// Disconnects cleanly (DISCONNECT, so the will is not published) and stops reconnecting.
+    /// Unfinished operations stay and resume on the next `connect` if the session persists.
+    pub fn disconnect(&mut self, now: Instant) {
+        self.core.disconnect(now);
+        self.sync_rx();
+    }
+
+    /// Publishes a message. QoS 1/2 return a token reported by [`Event::Published`] or
+    /// [`Event::Lost`]; they queue while disconnected or while the server's Receive
+    /// Maximum is used up, and go out in order.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &[Property<'_>],
+    ) -> Result<Option<Token>, Error> {
+        self.core
+            .publish(now, topic, payload, qos, retain, properties)
+    }
+
+    /// Subscribes; the session remembers the filters (to resubscribe and to route).
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: &[Subscription<'_>],
+        properties: &[Property<'_>],
+    ) -> Result<Token, Error> {
+        self.core.subscribe(now, filters, properties)
+    }
+
+    /// Unsubscribes and forgets the filters.
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: &[&str],
+        properties: &[Property<'_>],
+    ) -> Result<Token, Error> {
+        self.core.unsubscribe(now, filters, properties)
+    }
+
+    /// Manual-ack mode: acknowledges the message delivered with `token`. Acks still leave
+    /// in the order the messages arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3].
+    pub fn ack(&mut self, token: Token) -> Result<(), Error> {
+        self.core.ack(token)
+    }
+
+    // ----- outputs ---------------------------------------------------------------------
+
+    /// The next event, processing received packets until one produces an event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        self.sync_rx();
+        if let Some(ev) = self.core.poll_owned_event() {
+            return Some(ev);
+        }
+        let (start, len, outcome) = match self.process_rx() {
+            Processed::Nothing => return None,
+            Processed::Owned => return self.core.poll_owned_event(),
+            Processed::Packet {
+                start,
+                len,
+                outcome,
+            } => (start, len, outcome),
+        };
+        // The packet's bytes stay in place until the next call on the session.
+        let bytes = self.rx.as_ref().get(start..start + len).unwrap_or_default();
+        let packet = Packet::decode_exact(bytes, self.core.version()).ok()?;
+        Some(self.event_for(outcome, packet))
+    }
+
+    /// Decodes and handles buffered packets until one has something for the application.
+    fn process_rx(&mut self) -> Processed {
+        loop {
+            if !self.core.wants_rx() || self.rx_start >= self.rx_end {
+                return Processed::Nothing;
+            }
+            let buf = self
+                .rx
+                .as_ref()
+                .get(self.rx_start..self.rx_end)
+                .unwrap_or_default();
+            let (packet, consumed) = match self.core.decoder().decode(buf) {
+                Ok(Decoded::Incomplete(_)) => return Processed::Nothing,
+                Ok(Decoded::Packet { packet, consumed }) => (packet, consumed),
+                Err(e) => {
+                    self.core.fault(PeerFault::Malformed(e));
+                    self.sync_rx();
+                    return Processed::Owned;
+                }
+            };
+            let start = self.rx_start;
+            let outcome = self.core.handle_packet(&packet);
+            self.rx_start += consumed;
+            if let Some(outcome) = outcome {
+                return Processed::Packet {
+                    start,
+                    len: consumed,
+                    outcome,
+                };
+            }
+            self.sync_rx();
+            if self.core.has_owned_event() {
+                return Processed::Owned;
+            }
+        }
+    }
+
+    /// Writes the bytes to send into `out` and returns how many; 0 when nothing is due.
+    /// `Err(required)`: the next packet needs a buffer of `required` bytes.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, usize> {
+        let r = self.core.poll_transmit(now, out);
+        self.sync_rx();
+        r
+    }
+
+    /// When `handle_timeout` must be called next, if at all.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    /// Builds the application event for a handled packet, borrowing from it.
+    fn event_for<'a>(&'a self, outcome: Outcome, packet: Packet<'a>) -> Event<'a> {
+        match (outcome, packet) {
+            (Outcome::Message { ack, alias }, Packet::Publish(p)) => Event::Message(Message {
+                topic: match alias {
+                    Some(a) => self.core.alias_topic(a),
+                    None => p.topic,
+                },
+                payload: p.payload,
+                qos: p.qos.qos(),
+                retain: p.retain,
+                dup: p.dup,
+                properties: p.properties,
+                ack,
+            }),
+            (Outcome::Subscribed { token }, Packet::SubAck(a)) => Event::Subscribed {
+                token,
+                reason_codes: a.reason_codes,
+            },
+            (Outcome::Unsubscribed { token }, Packet::UnsubAck(a)) => Event::Unsubscribed {
+                token,
+                reason_codes: a.reason_codes,
+            },
+            (Outcome::Published { token, reason_code }, _) => {
+                Event::Published { token, reason_code }
+            }
+            (Outcome::Connected { session_present }, _) => Event::Connected { session_present },
+            // Outcomes only come from their own packet types.
+            (
+                Outcome::Message { .. } | Outcome::Subscribed { .. } | Outcome::Unsubscribed { .. },
+                _,
+            ) => Event::CloseTransport,
+        }
+    }
+
+    fn sync_rx(&mut self) {
+        if self.core.discard_rx {
+            self.rx_start = 0;
+            self.rx_end = 0;
+            self.core.discard_rx = false;
+        }
+    }
+}
+
+/// What [`Session::process_rx`] found.
+enum Processed {
+    Nothing,
+    Owned,
+    Packet {
+        start: usize,
+        len: usize,
+        outcome: Outcome,
+    },
+}
+
+impl<S, B, const OUT: usize, const IN: usize> core::fmt::Debug for Session<S, B, OUT, IN> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("buffered", &(self.rx_end - self.rx_start))
+            .finish_non_exhaustive()
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_types(_: ConnectionError, _: Key) {}

@@ -1,0 +1,1610 @@
+//! Every transition of the session lives in this file.
+//!
+//! Connection states and what moves between them:
+//!
+//! ```text
+//!  Idle --connect()--> Opening --transport up--> AwaitConnAck --CONNACK ok--> Connected
+//!   ^                    |                          |   CONNACK refused (fatal)  |
+//!   |                    | connect timeout          |   -> Idle + Stopped        | DISCONNECT from server,
+//!   |                    v                          v                            | keepalive timeout,
+//!   |     Waiting <---- (lose: schedule backoff) <--+----------------------------+ transport down, peer fault (3.1.1)
+//!   |        | reconnect timer -> Opening                                        |
+//!   |                                                                            | disconnect(), peer fault (5.0)
+//!   +-- Stopped (fatal refusal, attempts exhausted, disconnect) <-- Closing <-----+ (DISCONNECT sent, then close)
+//! ```
+//!
+//! Rules:
+//! 1. Before CONNACK only CONNECT is sent [MQTT-3.1.0-1]; anything but CONNACK first is a
+//!    protocol violation [MQTT-3.2.0-1].
+//! 2. A peer fault ends the connection with the fault's reason code (DISCONNECT in 5.0;
+//!    3.1.1 just closes, so the will still fires) and schedules a reconnect.
+//! 3. Fatal refusals stop reconnecting unless the policy says otherwise.
+//! 4. The outbox keeps every QoS 1/2 operation until its final ack; on a new connection
+//!    with session present everything unacknowledged is resent in order with DUP
+//!    [MQTT-4.4.0-1] [MQTT-4.6.0-1]; without, it is resent as new or reported lost.
+//! 5. Acks to the server go out in the order its messages arrived [MQTT-4.6.0-2].
+//! 6. After DISCONNECT nothing more is sent [MQTT-3.14.4-2].
+
+use mqtt_proto::{
+    Ack, Connect, Decoder, Disconnect, Packet, PacketId, PacketType, Properties, Property,
+    ProtocolVersion, Publish, QoS, QosPid, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
+};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::event::{ConnectionError, Event, LossReason, PeerFault, StopReason, Token};
+use crate::inflight::{InEntry, InStage, OutEntry, OutKind, OutState};
+use crate::reconnect::ReconnectPolicy;
+use crate::rng::Rng;
+use crate::store::{Key, Store};
+use crate::time::{Duration, Instant};
+use crate::timer::Timers;
+
+/// Bytes staged for control packets (acks, PINGREQ, DISCONNECT). When nearly full, received
+/// packets wait until `poll_transmit` drains it: back-pressure, never a dropped ack.
+pub(crate) const TX_STAGING: usize = 256;
+/// Room kept free in the staging buffer before another received packet is processed.
+const TX_RESERVE: usize = 16;
+/// Lifecycle events waiting for `poll_event`; each input adds at most four.
+const EVENT_QUEUE: usize = 16;
+
+/// What handling one received packet produced for the application; the session turns it
+/// into an [`Event`] that borrows from the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Connected {
+        session_present: bool,
+    },
+    /// Deliver the PUBLISH; `alias`: its topic comes from this alias mapping.
+    Message {
+        ack: Option<Token>,
+        alias: Option<u16>,
+    },
+    Published {
+        token: Token,
+        reason_code: ReasonCode,
+    },
+    Subscribed {
+        token: Token,
+    },
+    Unsubscribed {
+        token: Token,
+    },
+}
+
+/// The connection's state; see the diagram at the top of this file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConnState {
+    /// No transport and no reconnect scheduled (before `connect`, or stopped).
+    Idle,
+    /// A reconnect is scheduled.
+    Waiting,
+    /// Waiting for the adapter to open the transport.
+    Opening,
+    /// Transport up, CONNECT sent or due, waiting for CONNACK.
+    AwaitConnAck,
+    /// Connected.
+    Connected,
+    /// DISCONNECT staged; the transport closes once it is sent.
+    Closing,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterClose {
+    Stop(StopReason),
+    Reconnect,
+}
+
+/// Settings copied out of [`Config`].
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    version: ProtocolVersion,
+    keep_alive: u16,
+    ping_timeout: Duration,
+    connect_timeout: Duration,
+    persistent: bool,
+    receive_maximum: u16,
+    max_packet_size: u32,
+    topic_alias_maximum: u16,
+    reconnect: ReconnectPolicy,
+    manual_ack: bool,
+    resubscribe: bool,
+    resend_on_session_loss: bool,
+    queue_qos0_offline: bool,
+}
+
+/// What the server granted on this connection.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    since: Instant,
+    keep_alive: Duration,
+    send_quota: u16,
+    max_packet_size: u32,
+    max_qos: QoS,
+    retain_available: bool,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            since: Instant::ZERO,
+            keep_alive: Duration::ZERO,
+            send_quota: u16::MAX,
+            max_packet_size: u32::MAX,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
+        }
+    }
+}
+
+/// The session minus its receive buffer.
+pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
+    settings: Settings,
+    pub(crate) store: S,
+    state: ConnState,
+    after_close: AfterClose,
+    connect_due: bool,
+    /// We sent Clean Start = 0 on this connection, so Session Present = 1 is allowed.
+    expects_session: bool,
+    link: Link,
+    timers: Timers,
+    rng: Rng,
+    attempts: u32,
+    now: Instant,
+    last_sent: Instant,
+    last_recv: Instant,
+    out: heapless::Deque<OutEntry, OUT>,
+    /// No entry before this index is `Pending`.
+    first_pending: usize,
+    /// Entries in `Lost` not yet reported.
+    lost_pending: usize,
+    /// QoS 1/2 publishes sent and not completed (send quota in use).
+    inflight_pub: u16,
+    inbox: heapless::Deque<InEntry, IN>,
+    tx: heapless::Vec<u8, TX_STAGING>,
+    events: heapless::Deque<Event<'static>, EVENT_QUEUE>,
+    next_token: u32,
+    next_seq: u32,
+    next_sub_seq: u32,
+    next_pid: u16,
+    /// Next subscription record to send again after a session loss.
+    resubscribe_from: Option<u32>,
+    /// The receive buffer must be emptied (a fault or a new connection).
+    pub(crate) discard_rx: bool,
+}
+
+/// Visits a remembered subscription: record key, filter, options, subscription id.
+pub(crate) type SubscriptionVisitor<'f> =
+    dyn FnMut(Key, &str, mqtt_proto::SubscriptionOptions, Option<u32>) + 'f;
+
+/// Refusals that retrying will not fix.
+fn is_fatal_refusal(rc: ReasonCode) -> bool {
+    matches!(
+        rc,
+        ReasonCode::BadUserNameOrPassword
+            | ReasonCode::NotAuthorized
+            | ReasonCode::Banned
+            | ReasonCode::UnsupportedProtocolVersion
+            | ReasonCode::ClientIdentifierNotValid
+            | ReasonCode::BadAuthenticationMethod
+    )
+}
+
+impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
+    pub(crate) fn new(
+        config: &Config<'_>,
+        mut store: S,
+        rx_capacity: usize,
+    ) -> Result<Self, Error> {
+        let v = config.version;
+        let persistent = if v.is_v5() {
+            config.session_expiry_interval > 0
+        } else {
+            !config.clean_start
+        };
+        let max_packet_size = config
+            .maximum_packet_size
+            .unwrap_or(u32::MAX)
+            .min(rx_capacity as u32);
+        let receive_maximum = config
+            .receive_maximum
+            .clamp(1, IN.clamp(1, u16::MAX as usize) as u16);
+        let settings = Settings {
+            version: v,
+            keep_alive: config.keep_alive,
+            ping_timeout: config.ping_timeout,
+            connect_timeout: config.connect_timeout,
+            persistent,
+            receive_maximum,
+            max_packet_size,
+            topic_alias_maximum: if v.is_v5() {
+                config.topic_alias_maximum
+            } else {
+                0
+            },
+            reconnect: config.reconnect,
+            manual_ack: config.manual_ack,
+            resubscribe: config.resubscribe,
+            resend_on_session_loss: config.resend_on_session_loss,
+            queue_qos0_offline: config.queue_qos0_offline,
+        };
+        encode_connect(config, &settings, &mut store)?;
+        Ok(Core {
+            settings,
+            store,
+            state: ConnState::Idle,
+            after_close: AfterClose::Reconnect,
+            connect_due: false,
+            expects_session: !config.clean_start,
+            link: Link::default(),
+            timers: Timers::default(),
+            rng: Rng::new(config.rng_seed),
+            attempts: 0,
+            now: Instant::ZERO,
+            last_sent: Instant::ZERO,
+            last_recv: Instant::ZERO,
+            out: heapless::Deque::new(),
+            first_pending: 0,
+            lost_pending: 0,
+            inflight_pub: 0,
+            inbox: heapless::Deque::new(),
+            tx: heapless::Vec::new(),
+            events: heapless::Deque::new(),
+            next_token: 1,
+            next_seq: 0,
+            next_sub_seq: 0,
+            next_pid: 1,
+            resubscribe_from: None,
+            discard_rx: false,
+        })
+    }
+
+    // ----- getters -------------------------------------------------------------------
+
+    pub(crate) fn state(&self) -> ConnState {
+        self.state
+    }
+
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        self.settings.version
+    }
+
+    pub(crate) fn decoder(&self) -> Decoder {
+        Decoder::new(self.settings.version).max_packet_size(self.settings.max_packet_size)
+    }
+
+    pub(crate) fn outstanding(&self) -> usize {
+        self.out
+            .iter()
+            .filter(|e| !matches!(e.state, OutState::Done))
+            .count()
+    }
+
+    pub(crate) fn inflight_publishes(&self) -> u16 {
+        self.inflight_pub
+    }
+
+    pub(crate) fn incoming_pending(&self) -> usize {
+        self.inbox.len()
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    pub(crate) fn wants_rx(&self) -> bool {
+        matches!(self.state, ConnState::AwaitConnAck | ConnState::Connected)
+            && self.tx.capacity() - self.tx.len() >= TX_RESERVE
+    }
+
+    // ----- small helpers ---------------------------------------------------------------
+
+    fn token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token = self.next_token.wrapping_add(1).max(1);
+        t
+    }
+
+    fn push_event(&mut self, ev: Event<'static>) {
+        // Bounded by EVENT_QUEUE: each input queues at most four and the caller drains
+        // events after every input (the documented contract).
+        if self.events.push_back(ev).is_err() {
+            let _ = self.events.pop_front();
+            let _ = self.events.push_back(ev);
+        }
+    }
+
+    /// A packet id not held by any outgoing operation [MQTT-2.3.1-2].
+    fn alloc_pid(&mut self) -> Option<u16> {
+        for _ in 0..u16::MAX {
+            let pid = self.next_pid;
+            self.next_pid = if pid == u16::MAX { 1 } else { pid + 1 };
+            if !self.out.iter().any(|e| e.pid == pid && e.holds_pid()) {
+                return Some(pid);
+            }
+        }
+        None
+    }
+
+    fn stage(&mut self, packet: Packet<'_>) {
+        let v = self.settings.version;
+        let mut buf = [0u8; 32];
+        if let Ok(n) = packet.encode(v, &mut buf) {
+            let _ = self.tx.extend_from_slice(buf.get(..n).unwrap_or_default());
+        }
+    }
+
+    fn stage_ack(&mut self, t: PacketType, pid: u16, reason_code: ReasonCode) {
+        let Some(id) = PacketId::new(pid) else { return };
+        let ack = Ack {
+            packet_id: id,
+            reason_code,
+            properties: Properties::empty(),
+        };
+        self.stage(match t {
+            PacketType::PubAck => Packet::PubAck(ack),
+            PacketType::PubRec => Packet::PubRec(ack),
+            PacketType::PubRel => Packet::PubRel(ack),
+            _ => Packet::PubComp(ack),
+        });
+    }
+
+    fn refresh_keepalive(&mut self) {
+        self.timers.keepalive =
+            if self.state == ConnState::Connected && self.link.keep_alive > Duration::ZERO {
+                // Ping when nothing was sent, or nothing received, for the keepalive interval:
+                // the second catches a half-open connection while we only send.
+                let base = self.last_sent.min(self.last_recv);
+                Some(base + self.link.keep_alive).filter(|_| self.timers.ping.is_none())
+            } else {
+                None
+            };
+    }
+
+    fn pop_done(&mut self) {
+        while self.out.front().is_some_and(|e| e.state == OutState::Done) {
+            let _ = self.out.pop_front();
+            self.first_pending = self.first_pending.saturating_sub(1);
+        }
+    }
+
+    // ----- inputs ----------------------------------------------------------------------
+
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    pub(crate) fn on_received(&mut self, now: Instant) {
+        self.set_now(now);
+        self.last_recv = self.now;
+        self.refresh_keepalive();
+    }
+
+    /// The adapter opened the transport.
+    pub(crate) fn handle_transport_up(&mut self, now: Instant) {
+        self.set_now(now);
+        if self.state != ConnState::Opening {
+            return;
+        }
+        self.state = ConnState::AwaitConnAck;
+        self.connect_due = true;
+        self.tx.clear();
+        self.discard_rx = true;
+        self.last_recv = self.now;
+        self.last_sent = self.now;
+        self.timers.connect = Some(self.now + self.settings.connect_timeout);
+        // Topic aliases never carry over to a new connection [MQTT-3.3.2-7].
+        self.clear_keys(|k| matches!(k, Key::TopicAlias(_)));
+    }
+
+    /// The adapter saw the transport close or fail.
+    pub(crate) fn handle_transport_down(&mut self, now: Instant) {
+        self.set_now(now);
+        match self.state {
+            ConnState::Opening | ConnState::AwaitConnAck | ConnState::Connected => {
+                self.lose(ConnectionError::TransportClosed, false)
+            }
+            ConnState::Closing => self.finish_close(),
+            ConnState::Idle | ConnState::Waiting => {}
+        }
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.set_now(now);
+        let now = self.now;
+        if Timers::expired(self.timers.reconnect, now) {
+            self.timers.reconnect = None;
+            if self.state == ConnState::Waiting {
+                self.open();
+            }
+        }
+        if Timers::expired(self.timers.connect, now) {
+            self.timers.connect = None;
+            if matches!(self.state, ConnState::Opening | ConnState::AwaitConnAck) {
+                self.lose(ConnectionError::ConnectTimeout, true);
+            }
+        }
+        if Timers::expired(self.timers.ping, now) {
+            self.timers.ping = None;
+            if self.state == ConnState::Connected {
+                self.lose(ConnectionError::KeepAliveTimeout, true);
+            }
+        }
+        if Timers::expired(self.timers.keepalive, now) && self.state == ConnState::Connected {
+            self.stage(Packet::PingReq);
+            self.timers.ping = Some(now + self.settings.ping_timeout);
+            self.refresh_keepalive();
+        }
+    }
+
+    fn open(&mut self) {
+        self.state = ConnState::Opening;
+        self.timers.connect = Some(self.now + self.settings.connect_timeout);
+        self.push_event(Event::OpenTransport);
+    }
+
+    /// The connection ended: report, then schedule a reconnect or stop.
+    fn lose(&mut self, reason: ConnectionError, close_transport: bool) {
+        let was_connected = self.state == ConnState::Connected;
+        if was_connected
+            && self.now.saturating_since(self.link.since) >= self.settings.reconnect.stable_after
+        {
+            self.attempts = 0;
+        }
+        self.timers.clear_connection();
+        self.tx.clear();
+        self.discard_rx = true;
+        self.state = ConnState::Idle;
+        if close_transport {
+            self.push_event(Event::CloseTransport);
+        }
+        self.push_event(Event::ConnectionLost { reason });
+        let stop = match reason {
+            ConnectionError::Refused(rc)
+                if is_fatal_refusal(rc) && !self.settings.reconnect.retry_fatal_refusals =>
+            {
+                Some(StopReason::Refused(rc))
+            }
+            ConnectionError::ServerDisconnect(ReasonCode::SessionTakenOver) => {
+                Some(StopReason::SessionTakenOver)
+            }
+            _ => None,
+        };
+        match stop {
+            Some(reason) => self.stop(reason),
+            None => self.schedule_reconnect(),
+        }
+    }
+
+    fn stop(&mut self, reason: StopReason) {
+        self.state = ConnState::Idle;
+        self.timers = Timers::default();
+        self.push_event(Event::Stopped { reason });
+    }
+
+    fn schedule_reconnect(&mut self) {
+        let policy = self.settings.reconnect;
+        if !policy.enabled {
+            return self.stop(StopReason::ReconnectDisabled);
+        }
+        if policy.max_attempts.is_some_and(|max| self.attempts >= max) {
+            return self.stop(StopReason::AttemptsExhausted);
+        }
+        let at = self.now + policy.delay(self.attempts, &mut self.rng);
+        self.attempts += 1;
+        self.state = ConnState::Waiting;
+        self.timers.reconnect = Some(at);
+        self.push_event(Event::ReconnectScheduled {
+            at,
+            attempt: self.attempts,
+        });
+    }
+
+    fn finish_close(&mut self) {
+        self.timers.clear_connection();
+        self.state = ConnState::Idle;
+        self.tx.clear();
+        self.discard_rx = true;
+        match self.after_close {
+            AfterClose::Stop(reason) => self.stop(reason),
+            AfterClose::Reconnect => self.schedule_reconnect(),
+        }
+    }
+
+    /// A protocol violation by the server [MQTT-4.8.0-1].
+    pub(crate) fn fault(&mut self, fault: PeerFault) {
+        let reason_code = fault.reason_code();
+        let reason = ConnectionError::ProtocolViolation { reason_code, fault };
+        if self.settings.version.is_v5() && self.state == ConnState::Connected {
+            // 5.0: tell the server why, then close. Nothing else goes out [MQTT-3.14.4-2].
+            self.tx.clear();
+            self.stage(Packet::Disconnect(Disconnect::with_reason(reason_code)));
+            self.discard_rx = true;
+            self.timers.clear_connection();
+            self.state = ConnState::Closing;
+            self.after_close = AfterClose::Reconnect;
+            self.push_event(Event::ConnectionLost { reason });
+        } else {
+            // 3.1.1 (or before CONNACK): just close, so the server still publishes the will.
+            self.lose(reason, true);
+        }
+    }
+
+    // ----- commands --------------------------------------------------------------------
+
+    pub(crate) fn connect(&mut self, now: Instant) {
+        self.set_now(now);
+        if matches!(self.state, ConnState::Idle | ConnState::Waiting) {
+            self.attempts = 0;
+            self.timers.reconnect = None;
+            self.open();
+        }
+    }
+
+    pub(crate) fn disconnect(&mut self, now: Instant) {
+        self.set_now(now);
+        match self.state {
+            ConnState::Connected => {
+                self.stage(Packet::Disconnect(Disconnect::normal()));
+                self.state = ConnState::Closing;
+                self.after_close = AfterClose::Stop(StopReason::ClientDisconnect);
+                self.timers.clear_connection();
+                self.push_event(Event::ConnectionLost {
+                    reason: ConnectionError::ClientDisconnect,
+                });
+            }
+            ConnState::Opening | ConnState::AwaitConnAck => {
+                self.timers.clear_connection();
+                self.push_event(Event::CloseTransport);
+                self.stop(StopReason::ClientDisconnect);
+            }
+            ConnState::Waiting => self.stop(StopReason::ClientDisconnect),
+            ConnState::Idle | ConnState::Closing => {}
+        }
+    }
+
+    pub(crate) fn publish(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &[Property<'_>],
+    ) -> Result<Option<Token>, Error> {
+        self.set_now(now);
+        let v = self.settings.version;
+        let connected = self.state == ConnState::Connected;
+        if qos == QoS::AtMostOnce && !connected && !self.settings.queue_qos0_offline {
+            return Err(Error::NotConnected);
+        }
+        if connected && qos > self.link.max_qos {
+            return Err(Error::QoSNotSupported);
+        }
+        if connected && retain && !self.link.retain_available {
+            return Err(Error::RetainNotSupported);
+        }
+        if !v.is_v5() && !properties.is_empty() {
+            return Err(Error::NotInVersion);
+        }
+        if properties.iter().any(|p| {
+            matches!(
+                p,
+                Property::SubscriptionIdentifier(_) | Property::TopicAlias(_)
+            )
+        }) {
+            // A client never sends a subscription id [MQTT-3.3.4-6]; aliases are the session's.
+            return Err(Error::Encode(mqtt_proto::EncodeError::PropertyNotAllowed(
+                mqtt_proto::PropertyId::SubscriptionIdentifier as u8,
+            )));
+        }
+        if self.out.is_full() {
+            return Err(Error::Full);
+        }
+        // Allocate the id last-but-one so a failure leaves nothing behind.
+        let saved_pid = self.next_pid;
+        let pid = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            self.alloc_pid().ok_or(Error::Full)?
+        };
+        let qos_pid = match (qos, PacketId::new(pid)) {
+            (QoS::AtLeastOnce, Some(id)) => QosPid::AtLeastOnce(id),
+            (QoS::ExactlyOnce, Some(id)) => QosPid::ExactlyOnce(id),
+            _ => QosPid::AtMostOnce,
+        };
+        let packet = Packet::Publish(Publish {
+            dup: false,
+            qos: qos_pid,
+            retain,
+            topic,
+            properties: Properties::new(properties),
+            payload,
+        });
+        let result = self.store_out(packet, connected);
+        let seq = match result {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.next_pid = saved_pid;
+                return Err(e);
+            }
+        };
+        let token = self.token();
+        let entry = OutEntry {
+            seq,
+            token,
+            pid,
+            kind: OutKind::Publish(qos),
+            state: OutState::Pending { dup: false },
+        };
+        let _ = self.out.push_back(entry);
+        Ok((qos != QoS::AtMostOnce).then_some(token))
+    }
+
+    /// Encodes `packet` into the store under a new `Key::Out`, checking the server's limit.
+    fn store_out(&mut self, packet: Packet<'_>, connected: bool) -> Result<u32, Error> {
+        let v = self.settings.version;
+        let len = packet.encoded_len(v)?;
+        if connected && len as u64 > u64::from(self.link.max_packet_size) {
+            return Err(Error::PacketTooLarge {
+                size: len,
+                max: self.link.max_packet_size,
+            });
+        }
+        let seq = self.next_seq;
+        self.store
+            .put_with(Key::Out(seq), len, &mut |dst| {
+                let _ = packet.encode(v, dst);
+            })
+            .map_err(|_| Error::Full)?;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        Ok(seq)
+    }
+
+    pub(crate) fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: &[Subscription<'_>],
+        properties: &[Property<'_>],
+    ) -> Result<Token, Error> {
+        self.set_now(now);
+        let v = self.settings.version;
+        if !v.is_v5() && !properties.is_empty() {
+            return Err(Error::NotInVersion);
+        }
+        if self.out.is_full() {
+            return Err(Error::Full);
+        }
+        let saved_pid = self.next_pid;
+        let pid = self.alloc_pid().ok_or(Error::Full)?;
+        let id = PacketId::new(pid).ok_or(Error::Full)?;
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: id,
+            properties: Properties::new(properties),
+            filters: mqtt_proto::List::new(filters),
+        });
+        let connected = self.state == ConnState::Connected;
+        let seq = match self.store_out(packet, connected) {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.next_pid = saved_pid;
+                return Err(e);
+            }
+        };
+        // Remember each filter now (replacing an earlier one); SUBACK failures remove it.
+        let sub_base = self.next_sub_seq;
+        let sub_id = properties.iter().find_map(|p| match p {
+            Property::SubscriptionIdentifier(i) => Some(*i),
+            _ => None,
+        });
+        for (i, f) in filters.iter().enumerate() {
+            self.forget_subscription(f.filter);
+            let sid = [Property::SubscriptionIdentifier(sub_id.unwrap_or(0))];
+            let record = Packet::Subscribe(Subscribe {
+                packet_id: id,
+                properties: Properties::new(if sub_id.is_some() { &sid } else { &[] }),
+                filters: mqtt_proto::List::new(core::slice::from_ref(f)),
+            });
+            let key = Key::Subscription(sub_base.wrapping_add(i as u32));
+            if let Ok(len) = record.encoded_len(ProtocolVersion::V5) {
+                // A subscription that does not fit is still made, just not remembered.
+                let _ = self.store.put_with(key, len, &mut |dst| {
+                    let _ = record.encode(ProtocolVersion::V5, dst);
+                });
+            }
+        }
+        self.next_sub_seq = sub_base.wrapping_add(filters.len() as u32);
+        let token = self.token();
+        let kind = OutKind::Subscribe {
+            count: filters.len() as u16,
+            sub_base,
+        };
+        let _ = self.out.push_back(OutEntry {
+            seq,
+            token,
+            pid,
+            kind,
+            state: OutState::Pending { dup: false },
+        });
+        Ok(token)
+    }
+
+    pub(crate) fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: &[&str],
+        properties: &[Property<'_>],
+    ) -> Result<Token, Error> {
+        self.set_now(now);
+        let v = self.settings.version;
+        if !v.is_v5() && !properties.is_empty() {
+            return Err(Error::NotInVersion);
+        }
+        if self.out.is_full() {
+            return Err(Error::Full);
+        }
+        let saved_pid = self.next_pid;
+        let pid = self.alloc_pid().ok_or(Error::Full)?;
+        let id = PacketId::new(pid).ok_or(Error::Full)?;
+        let packet = Packet::Unsubscribe(mqtt_proto::Unsubscribe {
+            packet_id: id,
+            properties: Properties::new(properties),
+            filters: mqtt_proto::List::new(filters),
+        });
+        let connected = self.state == ConnState::Connected;
+        let seq = match self.store_out(packet, connected) {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.next_pid = saved_pid;
+                return Err(e);
+            }
+        };
+        for f in filters {
+            self.forget_subscription(f);
+        }
+        let token = self.token();
+        let kind = OutKind::Unsubscribe {
+            count: filters.len() as u16,
+        };
+        let _ = self.out.push_back(OutEntry {
+            seq,
+            token,
+            pid,
+            kind,
+            state: OutState::Pending { dup: false },
+        });
+        Ok(token)
+    }
+
+    /// Manual acknowledgement of an incoming message; acks leave in arrival order [MQTT-4.6.0-2].
+    pub(crate) fn ack(&mut self, token: Token) -> Result<(), Error> {
+        let entry = self
+            .inbox
+            .iter_mut()
+            .find(|e| e.token == token && matches!(e.stage, InStage::AwaitApp { acked: false }))
+            .ok_or(Error::UnknownToken)?;
+        entry.stage = InStage::AwaitApp { acked: true };
+        self.flush_inbox_acks();
+        Ok(())
+    }
+
+    /// Sends the acks of every acknowledged message that no earlier unacknowledged one holds back.
+    fn flush_inbox_acks(&mut self) {
+        if self.state != ConnState::Connected {
+            return;
+        }
+        let mut i = 0;
+        while let Some(e) = self.inbox.get(i).copied() {
+            match e.stage {
+                InStage::AwaitPubRel => i += 1,
+                InStage::AwaitApp { acked: false } => break,
+                InStage::AwaitApp { acked: true } => {
+                    if self.tx.capacity() - self.tx.len() < TX_RESERVE {
+                        break;
+                    }
+                    if e.qos == QoS::ExactlyOnce {
+                        self.stage_ack(PacketType::PubRec, e.pid, ReasonCode::Success);
+                        if let Some(m) = self.inbox.get_mut(i) {
+                            m.stage = InStage::AwaitPubRel;
+                        }
+                        let _ = self.store.put(Key::IncomingQos2(e.pid), &[]);
+                        i += 1;
+                    } else {
+                        self.stage_ack(PacketType::PubAck, e.pid, ReasonCode::Success);
+                        self.remove_inbox(i);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove_inbox(&mut self, i: usize) {
+        // Deque has no remove(i): rebuild without the entry, keeping the order.
+        let mut kept = heapless::Deque::<InEntry, IN>::new();
+        for (j, e) in self.inbox.iter().enumerate() {
+            if j != i {
+                let _ = kept.push_back(*e);
+            }
+        }
+        self.inbox = kept;
+    }
+
+    // ----- outputs ---------------------------------------------------------------------
+
+    /// Writes what is due into `out`. Control bytes may be split across calls (the
+    /// transport is a byte stream); stored packets are written whole.
+    pub(crate) fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, usize> {
+        self.set_now(now);
+        let mut pos = 0;
+        match self.state {
+            ConnState::AwaitConnAck if self.connect_due => {
+                let n = self.write_connect(out)?;
+                self.connect_due = false;
+                pos = n;
+            }
+            ConnState::Connected => {
+                pos = self.drain_tx(out);
+                self.queue_resubscribes();
+                pos = self.write_outbox(out, pos)?;
+            }
+            ConnState::Closing => {
+                pos = self.drain_tx(out);
+                if self.tx.is_empty() {
+                    self.push_event(Event::CloseTransport);
+                    self.finish_close();
+                }
+            }
+            _ => {}
+        }
+        if pos > 0 {
+            self.last_sent = self.now;
+            self.refresh_keepalive();
+        }
+        Ok(pos)
+    }
+
+    fn drain_tx(&mut self, out: &mut [u8]) -> usize {
+        let n = self.tx.len().min(out.len());
+        if let (Some(dst), Some(src)) = (out.get_mut(..n), self.tx.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        let rest = self.tx.len() - n;
+        self.tx.copy_within(n.., 0);
+        self.tx.truncate(rest);
+        n
+    }
+
+    /// The CONNECT record, with the current Clean Start and any assigned client id.
+    fn write_connect(&mut self, out: &mut [u8]) -> Result<usize, usize> {
+        let Some(record) = self.store.get(Key::Connect) else {
+            return Ok(0);
+        };
+        let v = self.settings.version;
+        let Ok(Packet::Connect(mut c)) = Packet::decode_exact(record, v) else {
+            return Ok(0);
+        };
+        if let Some(id) = self
+            .store
+            .get(Key::AssignedClientId)
+            .and_then(|b| core::str::from_utf8(b).ok())
+        {
+            c.client_id = id;
+        }
+        c.clean_start = !self.expects_session;
+        let packet = Packet::Connect(c);
+        match packet.encode(v, out) {
+            Ok(n) => Ok(n),
+            Err(mqtt_proto::EncodeError::BufferTooSmall { required }) => Err(required),
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// Queues remembered subscriptions for resending while the outbox has room.
+    fn queue_resubscribes(&mut self) {
+        while let Some(from) = self.resubscribe_from {
+            if self.out.is_full() {
+                return;
+            }
+            let mut next: Option<u32> = None;
+            self.store.for_each_key(&mut |k| {
+                if let Key::Subscription(s) = k
+                    && s >= from
+                    && next.is_none_or(|n| s < n)
+                {
+                    next = Some(s);
+                }
+            });
+            let Some(sub_seq) = next else {
+                self.resubscribe_from = None;
+                return;
+            };
+            self.resubscribe_from = sub_seq.checked_add(1);
+            let Some(pid) = self.alloc_pid() else { return };
+            let token = self.token();
+            let kind = OutKind::Resubscribe { sub_seq };
+            let entry = OutEntry {
+                seq: 0,
+                token,
+                pid,
+                kind,
+                state: OutState::Pending { dup: false },
+            };
+            let _ = self.out.push_back(entry);
+        }
+    }
+
+    fn write_outbox(&mut self, out: &mut [u8], mut pos: usize) -> Result<usize, usize> {
+        let mut i = self.first_pending;
+        let mut first_unsent: Option<usize> = None;
+        let mut publish_blocked = false;
+        while let Some(e) = self.out.get(i).copied() {
+            let OutState::Pending { dup } = e.state else {
+                if e.state == OutState::RelPending {
+                    // Resend PUBREL after reconnect [MQTT-4.4.0-1].
+                    if pos + 4 > out.len() {
+                        first_unsent.get_or_insert(i);
+                        break;
+                    }
+                    pos += self
+                        .write_record(Key::Out(e.seq), out, pos, false, None)
+                        .unwrap_or(0);
+                    self.set_state(i, OutState::AwaitComp);
+                }
+                i += 1;
+                continue;
+            };
+            let is_publish = matches!(e.kind, OutKind::Publish(_));
+            if is_publish
+                && (publish_blocked
+                    || (e.is_acked_publish() && self.inflight_pub >= self.link.send_quota))
+            {
+                // Flow control [MQTT-4.9.0-2]; later publishes wait too, to keep order.
+                publish_blocked = true;
+                first_unsent.get_or_insert(i);
+                i += 1;
+                continue;
+            }
+            let (key, patch_pid) = match e.kind {
+                OutKind::Resubscribe { sub_seq } => (Key::Subscription(sub_seq), Some(e.pid)),
+                _ => (Key::Out(e.seq), None),
+            };
+            let len = self.store.get(key).map_or(0, |r| r.len());
+            if len == 0 {
+                self.set_state(i, OutState::Lost(LossReason::Discarded));
+                i += 1;
+                continue;
+            }
+            if len as u64 > u64::from(self.link.max_packet_size) {
+                // Never send over the server's limit [MQTT-3.2.2-15].
+                self.set_state(i, OutState::Lost(LossReason::PacketTooLarge));
+                i += 1;
+                continue;
+            }
+            if pos + len > out.len() {
+                first_unsent.get_or_insert(i);
+                if pos == 0 {
+                    self.first_pending = i;
+                    return Err(len);
+                }
+                break;
+            }
+            pos += self
+                .write_record(key, out, pos, dup && e.is_acked_publish(), patch_pid)
+                .unwrap_or(0);
+            match e.kind {
+                OutKind::Publish(QoS::AtMostOnce) => {
+                    self.store.remove(key);
+                    self.set_state(i, OutState::Done);
+                }
+                OutKind::Publish(_) => {
+                    self.inflight_pub += 1;
+                    self.set_state(i, OutState::AwaitAck);
+                }
+                _ => self.set_state(i, OutState::AwaitAck),
+            }
+            i += 1;
+        }
+        self.first_pending = first_unsent.unwrap_or(i);
+        self.pop_done();
+        Ok(pos)
+    }
+
+    fn set_state(&mut self, i: usize, state: OutState) {
+        if let Some(e) = self.out.get_mut(i) {
+            if matches!(state, OutState::Lost(_)) {
+                self.lost_pending += 1;
+                self.store.remove(Key::Out(e.seq));
+            }
+            e.state = state;
+        }
+    }
+
+    /// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id.
+    fn write_record(
+        &self,
+        key: Key,
+        out: &mut [u8],
+        pos: usize,
+        dup: bool,
+        pid: Option<u16>,
+    ) -> Option<usize> {
+        let record = self.store.get(key)?;
+        let dst = out.get_mut(pos..pos + record.len())?;
+        dst.copy_from_slice(record);
+        if dup {
+            *dst.first_mut()? |= 0x08; // [MQTT-3.3.1-1]
+        }
+        if let Some(pid) = pid {
+            // The id follows the fixed header in SUBSCRIBE.
+            let header = 1 + mqtt_proto::varint::decode(dst.get(1..)?).ok()??.1;
+            dst.get_mut(header..header + 2)?
+                .copy_from_slice(&pid.to_be_bytes());
+        }
+        Some(record.len())
+    }
+
+    pub(crate) fn has_owned_event(&self) -> bool {
+        !self.events.is_empty() || self.lost_pending > 0
+    }
+
+    /// Next owned event: lifecycle first, then operations reported lost.
+    pub(crate) fn poll_owned_event(&mut self) -> Option<Event<'static>> {
+        if let Some(ev) = self.events.pop_front() {
+            return Some(ev);
+        }
+        if self.lost_pending > 0 {
+            for e in self.out.iter_mut() {
+                if let OutState::Lost(reason) = e.state {
+                    e.state = OutState::Done;
+                    self.lost_pending -= 1;
+                    let token = e.token;
+                    self.pop_done();
+                    return Some(Event::Lost { token, reason });
+                }
+            }
+            self.lost_pending = 0;
+        }
+        None
+    }
+
+    // ----- received packets ------------------------------------------------------------
+
+    /// The topic a received alias stands for.
+    pub(crate) fn alias_topic(&self, alias: u16) -> &str {
+        self.store
+            .get(Key::TopicAlias(alias))
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    /// Handles one packet from the server; says what to tell the application.
+    pub(crate) fn handle_packet(&mut self, packet: &Packet<'_>) -> Option<Outcome> {
+        let t = packet.packet_type();
+        if self.state == ConnState::AwaitConnAck {
+            return match *packet {
+                Packet::ConnAck(ack) => {
+                    self.on_connack(ack.session_present, ack.reason_code, ack.properties)
+                }
+                _ => {
+                    self.fault(PeerFault::PacketBeforeConnAck(t));
+                    None
+                }
+            };
+        }
+        if self.state != ConnState::Connected {
+            return None;
+        }
+        match *packet {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(a) => self.on_puback(a),
+            Packet::PubRec(a) => self.on_pubrec(a),
+            Packet::PubRel(a) => {
+                self.on_pubrel(a);
+                None
+            }
+            Packet::PubComp(a) => self.on_pubcomp(a),
+            Packet::SubAck(a) => self.on_suback(a),
+            Packet::UnsubAck(a) => self.on_unsuback(a),
+            Packet::PingResp => {
+                self.timers.ping = None;
+                self.refresh_keepalive();
+                None
+            }
+            Packet::Disconnect(d) => {
+                if d.properties.session_expiry_interval().is_some() {
+                    self.fault(PeerFault::SessionExpiryInServerDisconnect); // [MQTT-3.14.2-2]
+                } else {
+                    self.lose(ConnectionError::ServerDisconnect(d.reason_code), true);
+                }
+                None
+            }
+            Packet::ConnAck(_) => {
+                self.fault(PeerFault::SecondConnAck); // [MQTT-3.2.0-2]
+                None
+            }
+            Packet::Auth(_) => {
+                self.fault(PeerFault::UnexpectedAuth); // [MQTT-4.12.0-6]
+                None
+            }
+            Packet::Connect(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq => {
+                self.fault(PeerFault::UnexpectedPacket(t));
+                None
+            }
+        }
+    }
+
+    fn on_connack(
+        &mut self,
+        session_present: bool,
+        rc: ReasonCode,
+        props: Properties<'_>,
+    ) -> Option<Outcome> {
+        if rc.is_error() {
+            // [MQTT-4.13.2-1]: the connection is over.
+            self.lose(ConnectionError::Refused(rc), true);
+            return None;
+        }
+        if session_present && !self.expects_session {
+            self.fault(PeerFault::UnexpectedSessionPresent); // [MQTT-3.2.2-4]
+            return None;
+        }
+        let s = self.settings;
+        let keep_alive = props.server_keep_alive().unwrap_or(s.keep_alive); // [MQTT-3.1.2-21]
+        self.link = Link {
+            since: self.now,
+            keep_alive: Duration::from_secs(u64::from(keep_alive)),
+            send_quota: props.receive_maximum().unwrap_or(u16::MAX), // [MQTT-4.9.0-1]
+            max_packet_size: props.maximum_packet_size().unwrap_or(u32::MAX),
+            max_qos: props.maximum_qos().unwrap_or(QoS::ExactlyOnce),
+            retain_available: props.retain_available().unwrap_or(true),
+        };
+        if let Some(id) = props.assigned_client_identifier() {
+            let _ = self.store.put(Key::AssignedClientId, id.as_bytes());
+        }
+        self.state = ConnState::Connected;
+        self.timers.connect = None;
+        self.timers.ping = None;
+        self.resume(session_present);
+        // From now on the session persists if configured to: reconnect with Clean Start 0.
+        self.expects_session = s.persistent;
+        self.refresh_keepalive();
+        Some(Outcome::Connected { session_present })
+    }
+
+    /// Sets the outbox and inbox up for a new connection [MQTT-4.4.0-1] [MQTT-3.2.2-5].
+    fn resume(&mut self, session_present: bool) {
+        let resend_new = self.settings.resend_on_session_loss;
+        let mut lost = 0;
+        for e in self.out.iter_mut() {
+            let publish = e.is_acked_publish();
+            e.state = match (e.state, session_present) {
+                (OutState::Done, _) => OutState::Done,
+                (OutState::Lost(r), _) => OutState::Lost(r),
+                (OutState::Pending { dup }, true) => OutState::Pending { dup },
+                (OutState::AwaitAck, true) => OutState::Pending { dup: true },
+                (OutState::RelPending | OutState::AwaitComp, true) => OutState::RelPending,
+                // Session lost: never-acknowledged operations go again as new ones...
+                (OutState::Pending { dup }, false) if !publish || !dup || resend_new => {
+                    OutState::Pending { dup: false }
+                }
+                (OutState::AwaitAck, false) if !publish || resend_new => {
+                    OutState::Pending { dup: false }
+                }
+                // ...the others are reported: the server lost them.
+                (OutState::Pending { .. } | OutState::AwaitAck, false) => {
+                    OutState::Lost(LossReason::NotResent)
+                }
+                (OutState::RelPending | OutState::AwaitComp, false) => {
+                    OutState::Lost(LossReason::SessionLost)
+                }
+            };
+            if matches!(e.state, OutState::Lost(_)) {
+                lost += 1;
+            }
+        }
+        self.lost_pending += lost;
+        // Lost entries give up their stored packets.
+        let mut i = 0;
+        while let Some(e) = self.out.get(i).copied() {
+            if matches!(e.state, OutState::Lost(_)) {
+                self.store.remove(Key::Out(e.seq));
+            }
+            i += 1;
+        }
+        self.inflight_pub = 0;
+        self.first_pending = 0;
+        if !session_present {
+            // The server has none of our incoming QoS 2 state either.
+            self.inbox.clear();
+            self.clear_keys(|k| matches!(k, Key::IncomingQos2(_)));
+            if self.settings.resubscribe {
+                self.resubscribe_from = Some(0);
+            }
+        } else {
+            // Manual acks that were due on the old connection go out now.
+            self.flush_inbox_acks();
+        }
+    }
+
+    fn on_publish(&mut self, p: Publish<'_>) -> Option<Outcome> {
+        // Incoming topic alias (5.0 §3.3.2.3.4).
+        let topic = p.topic;
+        let mut alias_topic = false;
+        if let Some(alias) = p.properties.topic_alias() {
+            if alias == 0 || alias > self.settings.topic_alias_maximum {
+                self.fault(PeerFault::TopicAliasInvalid(alias));
+                return None;
+            }
+            if topic.is_empty() {
+                if self.store.get(Key::TopicAlias(alias)).is_none() {
+                    self.fault(PeerFault::TopicAliasUnknown(alias));
+                    return None;
+                }
+                alias_topic = true;
+            } else if self
+                .store
+                .put(Key::TopicAlias(alias), topic.as_bytes())
+                .is_err()
+            {
+                // Cannot remember it: refuse rather than misroute later messages.
+                self.fault(PeerFault::TopicAliasInvalid(alias));
+                return None;
+            }
+        }
+        let manual = self.settings.manual_ack;
+        let mut ack_token = None;
+        match p.qos {
+            QosPid::AtMostOnce => {}
+            QosPid::AtLeastOnce(id) | QosPid::ExactlyOnce(id) => {
+                let pid = id.get();
+                let qos = p.qos.qos();
+                if let Some(e) = self.inbox.iter().find(|e| e.pid == pid) {
+                    // A duplicate of a message still in progress: never delivered twice
+                    // [MQTT-4.3.3-10]; QoS 2 gets its PUBREC again once it is due.
+                    if e.stage == InStage::AwaitPubRel {
+                        self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success);
+                    }
+                    return None;
+                }
+                let needs_entry = manual || qos == QoS::ExactlyOnce;
+                if needs_entry {
+                    if self.inbox.len() >= usize::from(self.settings.receive_maximum) {
+                        self.fault(PeerFault::ReceiveMaximumExceeded);
+                        return None;
+                    }
+                    let token = self.token();
+                    let stage = if manual {
+                        InStage::AwaitApp { acked: false }
+                    } else {
+                        InStage::AwaitPubRel
+                    };
+                    if self
+                        .inbox
+                        .push_back(InEntry {
+                            pid,
+                            qos,
+                            token,
+                            stage,
+                        })
+                        .is_err()
+                    {
+                        self.fault(PeerFault::ReceiveMaximumExceeded);
+                        return None;
+                    }
+                    if manual {
+                        ack_token = Some(token);
+                    } else {
+                        let _ = self.store.put(Key::IncomingQos2(pid), &[]);
+                        self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success); // [MQTT-4.3.3-8]
+                    }
+                } else {
+                    self.stage_ack(PacketType::PubAck, pid, ReasonCode::Success); // [MQTT-4.3.2-4]
+                }
+            }
+        }
+        let alias = if alias_topic {
+            p.properties.topic_alias()
+        } else {
+            None
+        };
+        Some(Outcome::Message {
+            ack: ack_token,
+            alias,
+        })
+    }
+
+    fn find_out(&self, pid: u16, pred: impl Fn(&OutEntry) -> bool) -> Option<usize> {
+        self.out.iter().position(|e| e.pid == pid && pred(e))
+    }
+
+    fn complete(&mut self, i: usize) -> Option<Token> {
+        let e = self.out.get(i).copied()?;
+        if e.holds_quota() {
+            self.inflight_pub = self.inflight_pub.saturating_sub(1);
+        }
+        if let OutKind::Resubscribe { .. } = e.kind {
+        } else {
+            self.store.remove(Key::Out(e.seq));
+        }
+        if let Some(m) = self.out.get_mut(i) {
+            m.state = OutState::Done;
+        }
+        Some(e.token)
+    }
+
+    fn on_puback(&mut self, a: Ack<'_>) -> Option<Outcome> {
+        let pid = a.packet_id.get();
+        let Some(i) = self.find_out(pid, |e| {
+            e.kind == OutKind::Publish(QoS::AtLeastOnce) && e.state == OutState::AwaitAck
+        }) else {
+            self.fault(PeerFault::UnknownPacketId(PacketType::PubAck, pid));
+            return None;
+        };
+        let token = self.complete(i)?;
+        self.pop_done();
+        Some(Outcome::Published {
+            token,
+            reason_code: a.reason_code,
+        })
+    }
+
+    fn on_pubrec(&mut self, a: Ack<'_>) -> Option<Outcome> {
+        let pid = a.packet_id.get();
+        let qos2 = |e: &OutEntry| e.kind == OutKind::Publish(QoS::ExactlyOnce);
+        if let Some(i) = self.find_out(pid, |e| qos2(e) && e.state == OutState::AwaitAck) {
+            if a.reason_code.is_error() {
+                // Refused: acknowledged and finished, never retransmitted [MQTT-4.4.0-2].
+                let token = self.complete(i)?;
+                self.pop_done();
+                return Some(Outcome::Published {
+                    token,
+                    reason_code: a.reason_code,
+                });
+            }
+            let seq = self.out.get(i)?.seq;
+            // Keep the PUBREL instead of the PUBLISH: no PUBLISH resend after this [MQTT-4.3.3-6].
+            let mut rel = [0u8; 4];
+            if Packet::PubRel(Ack::new(a.packet_id))
+                .encode(ProtocolVersion::V3_1_1, &mut rel)
+                .is_ok()
+            {
+                let _ = self.store.put(Key::Out(seq), &rel);
+            }
+            if let Some(m) = self.out.get_mut(i) {
+                m.state = OutState::AwaitComp;
+            }
+            self.stage_ack(PacketType::PubRel, pid, ReasonCode::Success); // [MQTT-4.3.3-4]
+            return None;
+        }
+        if self
+            .find_out(pid, |e| qos2(e) && e.state == OutState::AwaitComp)
+            .is_some()
+        {
+            // A repeated PUBREC: answer with PUBREL again.
+            self.stage_ack(PacketType::PubRel, pid, ReasonCode::Success);
+            return None;
+        }
+        self.fault(PeerFault::UnknownPacketId(PacketType::PubRec, pid));
+        None
+    }
+
+    fn on_pubcomp(&mut self, a: Ack<'_>) -> Option<Outcome> {
+        let pid = a.packet_id.get();
+        let Some(i) = self.find_out(pid, |e| {
+            e.kind == OutKind::Publish(QoS::ExactlyOnce) && e.state == OutState::AwaitComp
+        }) else {
+            self.fault(PeerFault::UnknownPacketId(PacketType::PubComp, pid));
+            return None;
+        };
+        let token = self.complete(i)?;
+        self.pop_done();
+        Some(Outcome::Published {
+            token,
+            reason_code: a.reason_code,
+        })
+    }
+
+    fn on_pubrel(&mut self, a: Ack<'_>) {
+        let pid = a.packet_id.get();
+        match self
+            .inbox
+            .iter()
+            .position(|e| e.pid == pid && e.stage == InStage::AwaitPubRel)
+        {
+            Some(i) => {
+                self.remove_inbox(i);
+                self.store.remove(Key::IncomingQos2(pid));
+                self.stage_ack(PacketType::PubComp, pid, ReasonCode::Success); // [MQTT-4.3.3-11]
+            }
+            None => {
+                let rc = if self.settings.version.is_v5() {
+                    ReasonCode::PacketIdentifierNotFound
+                } else {
+                    ReasonCode::Success
+                };
+                self.stage_ack(PacketType::PubComp, pid, rc);
+            }
+        }
+        // A released id may let manual acks behind it go out.
+        if self.settings.manual_ack {
+            self.flush_inbox_acks();
+        }
+    }
+
+    fn on_suback(&mut self, a: SubAck<'_>) -> Option<Outcome> {
+        let pid = a.packet_id.get();
+        let Some(i) = self.find_out(pid, |e| {
+            matches!(
+                e.kind,
+                OutKind::Subscribe { .. } | OutKind::Resubscribe { .. }
+            ) && e.state == OutState::AwaitAck
+        }) else {
+            self.fault(PeerFault::UnknownPacketId(PacketType::SubAck, pid));
+            return None;
+        };
+        let e = self.out.get(i).copied()?;
+        let (count, first_record) = match e.kind {
+            OutKind::Subscribe { count, sub_base } => (count, sub_base),
+            OutKind::Resubscribe { sub_seq } => (1, sub_seq),
+            _ => (0, 0),
+        };
+        if a.reason_codes.len() != usize::from(count) {
+            self.fault(PeerFault::AckCountMismatch); // [MQTT-3.9.3-1]
+            return None;
+        }
+        for (j, rc) in a.reason_codes.iter().enumerate() {
+            if rc.is_error() {
+                self.store
+                    .remove(Key::Subscription(first_record.wrapping_add(j as u32)));
+            }
+        }
+        let token = self.complete(i)?;
+        self.pop_done();
+        Some(Outcome::Subscribed { token })
+    }
+
+    fn on_unsuback(&mut self, a: UnsubAck<'_>) -> Option<Outcome> {
+        let pid = a.packet_id.get();
+        let Some(i) = self.find_out(pid, |e| {
+            matches!(e.kind, OutKind::Unsubscribe { .. }) && e.state == OutState::AwaitAck
+        }) else {
+            self.fault(PeerFault::UnknownPacketId(PacketType::UnsubAck, pid));
+            return None;
+        };
+        if let Some(OutKind::Unsubscribe { count }) = self.out.get(i).map(|e| e.kind)
+            && self.settings.version.is_v5()
+            && a.reason_codes.len() != usize::from(count)
+        {
+            self.fault(PeerFault::AckCountMismatch); // [MQTT-3.11.3-1]
+            return None;
+        }
+        let token = self.complete(i)?;
+        self.pop_done();
+        Some(Outcome::Unsubscribed { token })
+    }
+
+    // ----- subscriptions ---------------------------------------------------------------
+
+    fn clear_keys(&mut self, pred: impl Fn(Key) -> bool) {
+        loop {
+            let mut found = None;
+            self.store.for_each_key(&mut |k| {
+                if found.is_none() && pred(k) {
+                    found = Some(k);
+                }
+            });
+            match found {
+                Some(k) => self.store.remove(k),
+                None => return,
+            }
+        }
+    }
+
+    /// Calls `f` with every remembered subscription: its record key, filter, options and id.
+    pub(crate) fn for_each_subscription(&self, f: &mut SubscriptionVisitor<'_>) {
+        self.store.for_each_key(&mut |k| {
+            if !matches!(k, Key::Subscription(_)) {
+                return;
+            }
+            let Some(record) = self.store.get(k) else {
+                return;
+            };
+            if let Ok(Packet::Subscribe(s)) = Packet::decode_exact(record, ProtocolVersion::V5) {
+                let id = s.properties.subscription_identifiers().next();
+                for sub in s.filters.iter() {
+                    f(k, sub.filter, sub.options, id);
+                }
+            }
+        });
+    }
+
+    fn forget_subscription(&mut self, filter: &str) {
+        loop {
+            let mut found = None;
+            self.for_each_subscription(&mut |k, f, _, _| {
+                if f == filter {
+                    found = Some(k);
+                }
+            });
+            match found {
+                Some(k) => self.store.remove(k),
+                None => return,
+            }
+        }
+    }
+}
+
+/// Encodes the CONNECT from the configuration into the store, once.
+fn encode_connect<S: Store>(config: &Config<'_>, s: &Settings, store: &mut S) -> Result<(), Error> {
+    let v = config.version;
+    let mut props: heapless::Vec<Property<'_>, 24> = heapless::Vec::new();
+    if v.is_v5() {
+        let mut add = |p| props.push(p).map_err(|_| Error::Full);
+        if config.session_expiry_interval > 0 {
+            add(Property::SessionExpiryInterval(
+                config.session_expiry_interval,
+            ))?;
+        }
+        if s.receive_maximum < u16::MAX {
+            add(Property::ReceiveMaximum(s.receive_maximum))?;
+        }
+        if s.max_packet_size < u32::MAX {
+            add(Property::MaximumPacketSize(s.max_packet_size))?;
+        }
+        if s.topic_alias_maximum > 0 {
+            add(Property::TopicAliasMaximum(s.topic_alias_maximum))?;
+        }
+        for p in config.properties {
+            add(*p)?;
+        }
+    } else if !config.properties.is_empty() {
+        return Err(Error::NotInVersion);
+    }
+    let mut will_props: heapless::Vec<Property<'_>, 16> = heapless::Vec::new();
+    let will = match config.will {
+        Some(w) => {
+            if v.is_v5() {
+                if w.delay_interval > 0 {
+                    will_props
+                        .push(Property::WillDelayInterval(w.delay_interval))
+                        .map_err(|_| Error::Full)?;
+                }
+                for p in w.properties {
+                    will_props.push(*p).map_err(|_| Error::Full)?;
+                }
+            } else if w.delay_interval > 0 || !w.properties.is_empty() {
+                return Err(Error::NotInVersion);
+            }
+            Some(mqtt_proto::Will {
+                topic: w.topic,
+                payload: w.payload,
+                qos: w.qos,
+                retain: w.retain,
+                properties: Properties::new(&will_props),
+            })
+        }
+        None => None,
+    };
+    let packet = Packet::Connect(Connect {
+        protocol: v,
+        clean_start: config.clean_start,
+        keep_alive: config.keep_alive,
+        properties: Properties::new(&props),
+        client_id: config.client_id,
+        will,
+        username: config.username,
+        password: config.password,
+    });
+    let len = packet.encoded_len(v)?;
+    store
+        .put_with(Key::Connect, len, &mut |dst| {
+            let _ = packet.encode(v, dst);
+        })
+        .map_err(|_| Error::Full)
+}

@@ -1,0 +1,267 @@
+//! Storage for what the session must keep as bytes: the CONNECT it repeats, outgoing
+//! operations until acknowledged, incoming QoS 2 ids until released, and the
+//! subscriptions it remembers. Every record is an encoded MQTT packet (or empty).
+//!
+//! The session is generic over [`Store`], so the caller chooses the memory: the fixed
+//! [`ArenaStore`] (no heap, for microcontrollers), the growable `VecStore` (feature
+//! `alloc`), or a store that also writes through to disk. The same trait is the
+//! persistence hook: a store that survives a restart lets [`crate::Session::restore`]
+//! rebuild the inflight tables from it.
+
+/// What a record is; the ordering of keys is the order records are replayed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Key {
+    /// The CONNECT packet sent on every connection.
+    Connect,
+    /// The client identifier the server assigned (5.0), used on later connects.
+    AssignedClientId,
+    /// An outgoing operation (PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE) by sequence number.
+    Out(u32),
+    /// An incoming QoS 2 packet id whose PUBREL is awaited (empty record).
+    IncomingQos2(u16),
+    /// A remembered subscription (a one-filter SUBSCRIBE packet) by sequence number.
+    Subscription(u32),
+    /// The topic name the server bound to an incoming topic alias (this connection only).
+    TopicAlias(u16),
+}
+
+/// The store has no room for a record: the caller sees back-pressure, nothing is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StoreFull;
+
+/// Keyed byte records. Implementations must keep every record until removed.
+pub trait Store {
+    /// Inserts or replaces the record under `key` with `len` bytes that `write` fills in
+    /// place (so packets are encoded straight into the store). On `Err` nothing changed.
+    fn put_with(
+        &mut self,
+        key: Key,
+        len: usize,
+        write: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), StoreFull>;
+    /// Inserts or replaces the record under `key`.
+    fn put(&mut self, key: Key, bytes: &[u8]) -> Result<(), StoreFull> {
+        self.put_with(key, bytes.len(), &mut |dst| dst.copy_from_slice(bytes))
+    }
+    /// The record under `key`.
+    fn get(&self, key: Key) -> Option<&[u8]>;
+    /// Removes the record under `key`, if any.
+    fn remove(&mut self, key: Key);
+    /// Moves a record to a new key (replacing any record there).
+    fn rename(&mut self, from: Key, to: Key);
+    /// Calls `f` with every key, in ascending key order.
+    fn for_each_key(&self, f: &mut dyn FnMut(Key));
+    /// Whether a record of `len` bytes would fit now.
+    fn has_room(&self, len: usize) -> bool;
+}
+
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Slot {
+    key: Key,
+    start: u32,
+    len: u32,
+}
+
+/// A store in fixed memory: `N` records sharing `BYTES` bytes. Records are laid out
+/// in insertion order; when the end is reached the live ones are compacted forward.
+pub struct ArenaStore<const N: usize, const BYTES: usize> {
+    slots: heapless::Vec<Slot, N>,
+    bytes: [u8; BYTES],
+    end: usize,
+}
+
+impl<const N: usize, const BYTES: usize> Default for ArenaStore<N, BYTES> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const BYTES: usize> core::fmt::Debug for ArenaStore<N, BYTES> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ArenaStore")
+            .field("records", &self.slots.len())
+            .field("used", &self.used())
+            .finish()
+    }
+}
+
+impl<const N: usize, const BYTES: usize> ArenaStore<N, BYTES> {
+    /// An empty store.
+    pub const fn new() -> Self {
+        ArenaStore {
+            slots: heapless::Vec::new(),
+            bytes: [0; BYTES],
+            end: 0,
+        }
+    }
+
+    fn used(&self) -> usize {
+        self.slots.iter().map(|s| s.len as usize).sum()
+    }
+
+    fn index(&self, key: Key) -> Option<usize> {
+        self.slots.iter().position(|s| s.key == key)
+    }
+
+    /// Moves every live record to the front, in order.
+    fn compact(&mut self) {
+        let mut to = 0usize;
+        for slot in self.slots.iter_mut() {
+            let (from, len) = (slot.start as usize, slot.len as usize);
+            if from != to {
+                self.bytes.copy_within(from..from + len, to);
+                slot.start = to as u32;
+            }
+            to += len;
+        }
+        self.end = to;
+    }
+}
+
+impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
+    fn put_with(
+        &mut self,
+        key: Key,
+        len: usize,
+        write: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), StoreFull> {
+        if let Some(i) = self.index(key) {
+            // Replace in place when the new record is no longer; else drop and re-add.
+            if let Some(slot) = self.slots.get_mut(i)
+                && len <= slot.len as usize
+                && let Some(dst) = self
+                    .bytes
+                    .get_mut(slot.start as usize..slot.start as usize + len)
+            {
+                write(dst);
+                slot.len = len as u32;
+                return Ok(());
+            }
+            let old = self.slots.remove(i);
+            if !self.has_room(len) {
+                // Put the old record back: a failed put changes nothing.
+                let _ = self.slots.insert(i, old);
+                return Err(StoreFull);
+            }
+        }
+        if !self.has_room(len) {
+            return Err(StoreFull);
+        }
+        if self.end + len > BYTES {
+            self.compact();
+        }
+        let start = self.end;
+        let dst = self.bytes.get_mut(start..start + len).ok_or(StoreFull)?;
+        write(dst);
+        self.end += len;
+        self.slots
+            .push(Slot {
+                key,
+                start: start as u32,
+                len: len as u32,
+            })
+            .map_err(|_| StoreFull)
+    }
+
+    fn get(&self, key: Key) -> Option<&[u8]> {
+        let s = self.slots.iter().find(|s| s.key == key)?;
+        self.bytes.get(s.start as usize..(s.start + s.len) as usize)
+    }
+
+    fn remove(&mut self, key: Key) {
+        if let Some(i) = self.index(key) {
+            self.slots.remove(i);
+            if self.slots.is_empty() {
+                self.end = 0;
+            }
+        }
+    }
+
+    fn rename(&mut self, from: Key, to: Key) {
+        if from == to {
+            return;
+        }
+        self.remove(to);
+        if let Some(s) = self.slots.iter_mut().find(|s| s.key == from) {
+            s.key = to;
+        }
+    }
+
+    fn for_each_key(&self, f: &mut dyn FnMut(Key)) {
+        let mut keys: heapless::Vec<Key, N> = self.slots.iter().map(|s| s.key).collect();
+        keys.sort_unstable();
+        keys.iter().for_each(|k| f(*k));
+    }
+
+    fn has_room(&self, len: usize) -> bool {
+        !self.slots.is_full() && self.used() + len <= BYTES
+    }
+}
+
+/// A growable store on the heap, bounded only by `max_bytes`.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Default)]
+pub struct VecStore {
+    records: alloc::collections::BTreeMap<Key, alloc::vec::Vec<u8>>,
+    used: usize,
+    max_bytes: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl VecStore {
+    /// An empty store holding at most `max_bytes` of records.
+    pub fn new(max_bytes: usize) -> Self {
+        VecStore {
+            records: Default::default(),
+            used: 0,
+            max_bytes,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Store for VecStore {
+    fn put_with(
+        &mut self,
+        key: Key,
+        len: usize,
+        write: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), StoreFull> {
+        let old = self.records.get(&key).map_or(0, |r| r.len());
+        if self.used - old + len > self.max_bytes {
+            return Err(StoreFull);
+        }
+        self.used = self.used - old + len;
+        let r = self.records.entry(key).or_default();
+        r.clear();
+        r.resize(len, 0);
+        write(r);
+        Ok(())
+    }
+    fn get(&self, key: Key) -> Option<&[u8]> {
+        self.records.get(&key).map(|r| r.as_slice())
+    }
+    fn remove(&mut self, key: Key) {
+        if let Some(r) = self.records.remove(&key) {
+            self.used -= r.len();
+        }
+    }
+    fn rename(&mut self, from: Key, to: Key) {
+        if from == to {
+            return;
+        }
+        self.remove(to);
+        if let Some(r) = self.records.remove(&from) {
+            self.records.insert(to, r);
+        }
+    }
+    fn for_each_key(&self, f: &mut dyn FnMut(Key)) {
+        self.records.keys().for_each(|k| f(*k));
+    }
+    fn has_room(&self, len: usize) -> bool {
+        self.used + len <= self.max_bytes
+    }
+}
