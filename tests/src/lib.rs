@@ -1,0 +1,1 @@
+//! Test support shared by the cross-crate tests: the broker model and the seeded link.
