@@ -55,6 +55,15 @@ pub struct Config<'a> {
     pub maximum_packet_size: Option<u32>,
     /// Topic aliases the server may use towards us (5.0; default 16).
     pub topic_alias_maximum: u16,
+    /// Topic aliases we assign to our own publishes, at most (5.0; default 16, and never
+    /// above the server's Topic Alias Maximum [MQTT-3.2.2-17]). Repeated topics then
+    /// travel as two bytes.
+    pub topic_alias_send_maximum: u16,
+    /// 5.0 enhanced authentication: the method, sent in CONNECT. The server's AUTH
+    /// challenges arrive as [`crate::Event::Auth`]; answer with `Session::auth`.
+    pub authentication_method: Option<&'a str>,
+    /// Initial authentication data for the method.
+    pub authentication_data: Option<&'a [u8]>,
     /// The will, if any.
     pub will: Option<Will<'a>>,
     /// User name.
@@ -95,6 +104,9 @@ impl<'a> Config<'a> {
             receive_maximum: u16::MAX,
             maximum_packet_size: None,
             topic_alias_maximum: 16,
+            topic_alias_send_maximum: 16,
+            authentication_method: None,
+            authentication_data: None,
             will: None,
             username: None,
             password: None,

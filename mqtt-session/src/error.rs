@@ -28,6 +28,8 @@ pub enum Error {
     UnknownToken,
     /// The command needs MQTT 5.0.
     NotInVersion,
+    /// `auth` without an authentication method in the configuration.
+    NoAuthMethod,
 }
 
 impl Error {
@@ -58,6 +60,7 @@ impl core::fmt::Display for Error {
             Error::Full => f.write_str("outgoing table or store full"),
             Error::UnknownToken => f.write_str("no pending message with this token"),
             Error::NotInVersion => f.write_str("needs MQTT 5.0"),
+            Error::NoAuthMethod => f.write_str("no authentication method configured"),
         }
     }
 }

@@ -109,6 +109,17 @@ pub enum LossReason {
     Discarded,
 }
 
+/// Authentication data from the server; its `Debug` never shows the bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AuthData<'a>(pub &'a [u8]);
+
+impl core::fmt::Debug for AuthData<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "AuthData(<{} bytes redacted>)", self.0.len())
+    }
+}
+
 /// A message from the server, borrowing topic, payload and properties from the session's
 /// receive buffer until the next call on the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,6 +195,15 @@ pub enum Event<'a> {
         token: Token,
         /// Result per filter.
         reason_codes: List<'a, ReasonCode>,
+    },
+    /// The server's AUTH (5.0 enhanced authentication): compute the answer for `data`
+    /// and call `Session::auth` (reason `ContinueAuthentication`), or see it succeed
+    /// (`Success`, after a re-authentication).
+    Auth {
+        /// The server's reason code.
+        reason_code: ReasonCode,
+        /// The server's authentication data; never printed by `Debug`.
+        data: AuthData<'a>,
     },
     /// An operation that will never complete.
     Lost {

@@ -45,7 +45,9 @@ mod timer;
 
 pub use config::{Config, Will};
 pub use error::Error;
-pub use event::{ConnectionError, Event, LossReason, Message, PeerFault, StopReason, Token};
+pub use event::{
+    AuthData, ConnectionError, Event, LossReason, Message, PeerFault, StopReason, Token,
+};
 pub use reconnect::ReconnectPolicy;
 pub use rng::{Rng, generate_client_id};
 pub use session::Session;

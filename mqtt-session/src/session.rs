@@ -4,7 +4,7 @@ use mqtt_proto::{Decoded, Packet, Property, QoS, Subscription, SubscriptionOptio
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::event::{ConnectionError, Event, Message, PeerFault, Token};
+use crate::event::{AuthData, ConnectionError, Event, Message, PeerFault, Token};
 use crate::state::{ConnState, Core, Outcome};
 use crate::store::{Key, Store};
 use crate::time::Instant;
@@ -77,7 +77,23 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
         })
     }
 
+    /// A session rebuilt from a store that kept its records across a process restart
+    /// (the persistence hook): unfinished publishes, pending PUBRELs, subscribes and
+    /// incoming QoS 2 ids resume on the next connection. Returns the session and how
+    /// many operations were restored; their new tokens come from
+    /// [`Session::for_each_outstanding`].
+    pub fn restore(config: &Config<'_>, store: S, rx: B) -> Result<(Self, usize), Error> {
+        let mut session = Self::new(config, store, rx)?;
+        let n = session.core.restore();
+        Ok((session, n))
+    }
+
     // ----- getters ---------------------------------------------------------------------
+
+    /// Calls `f` with the token of every operation not finished yet.
+    pub fn for_each_outstanding(&self, f: &mut dyn FnMut(Token)) {
+        self.core.for_each_outstanding(f);
+    }
 
     /// The connection state.
     pub fn state(&self) -> ConnState {
@@ -227,6 +243,19 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
         self.core.unsubscribe(now, filters, properties)
     }
 
+    /// 5.0 enhanced authentication: answers the server's [`Event::Auth`] challenge with
+    /// `data` (AUTH, Continue authentication) using the configured method.
+    pub fn auth(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        self.core
+            .auth(now, mqtt_proto::ReasonCode::ContinueAuthentication, data)
+    }
+
+    /// 5.0: starts re-authentication on the live connection with `data` (AUTH 0x19).
+    pub fn reauthenticate(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        self.core
+            .auth(now, mqtt_proto::ReasonCode::ReAuthenticate, data)
+    }
+
     /// Manual-ack mode: acknowledges the message delivered with `token`. Acks still leave
     /// in the order the messages arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3].
     pub fn ack(&mut self, token: Token) -> Result<(), Error> {
@@ -254,7 +283,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
         // The packet's bytes stay in place until the next call on the session.
         let bytes = self.rx.as_ref().get(start..start + len).unwrap_or_default();
         let packet = Packet::decode_exact(bytes, self.core.version()).ok()?;
-        Some(self.event_for(outcome, packet))
+        self.event_for(outcome, packet)
     }
 
     /// Decodes and handles buffered packets until one has something for the application.
@@ -309,8 +338,8 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
     }
 
     /// Builds the application event for a handled packet, borrowing from it.
-    fn event_for<'a>(&'a self, outcome: Outcome, packet: Packet<'a>) -> Event<'a> {
-        match (outcome, packet) {
+    fn event_for<'a>(&'a self, outcome: Outcome, packet: Packet<'a>) -> Option<Event<'a>> {
+        Some(match (outcome, packet) {
             (Outcome::Message { ack, alias }, Packet::Publish(p)) => Event::Message(Message {
                 topic: match alias {
                     Some(a) => self.core.alias_topic(a),
@@ -335,12 +364,19 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
                 Event::Published { token, reason_code }
             }
             (Outcome::Connected { session_present }, _) => Event::Connected { session_present },
-            // Outcomes only come from their own packet types.
+            (Outcome::Auth, Packet::Auth(a)) => Event::Auth {
+                reason_code: a.reason_code,
+                data: AuthData(a.properties.authentication_data().unwrap_or_default()),
+            },
+            // Outcomes only come from their own packet types: nothing to report otherwise.
             (
-                Outcome::Message { .. } | Outcome::Subscribed { .. } | Outcome::Unsubscribed { .. },
+                Outcome::Message { .. }
+                | Outcome::Subscribed { .. }
+                | Outcome::Unsubscribed { .. }
+                | Outcome::Auth,
                 _,
-            ) => Event::CloseTransport,
-        }
+            ) => return None,
+        })
     }
 
     fn sync_rx(&mut self) {

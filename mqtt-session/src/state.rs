@@ -55,6 +55,8 @@ pub(crate) enum Outcome {
     Connected {
         session_present: bool,
     },
+    /// An AUTH from the server to show the application.
+    Auth,
     /// Deliver the PUBLISH; `alias`: its topic comes from this alias mapping.
     Message {
         ack: Option<Token>,
@@ -107,6 +109,8 @@ struct Settings {
     receive_maximum: u16,
     max_packet_size: u32,
     topic_alias_maximum: u16,
+    topic_alias_send_maximum: u16,
+    auth: bool,
     reconnect: ReconnectPolicy,
     manual_ack: bool,
     resubscribe: bool,
@@ -118,6 +122,8 @@ struct Settings {
 #[derive(Clone, Copy, Debug)]
 struct Link {
     since: Instant,
+    /// Aliases we may assign on this connection: min(ours, the server's) [MQTT-3.2.2-17].
+    alias_max: u16,
     keep_alive: Duration,
     send_quota: u16,
     max_packet_size: u32,
@@ -129,6 +135,7 @@ impl Default for Link {
     fn default() -> Self {
         Link {
             since: Instant::ZERO,
+            alias_max: 0,
             keep_alive: Duration::ZERO,
             send_quota: u16::MAX,
             max_packet_size: u32::MAX,
@@ -218,6 +225,12 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             persistent,
             receive_maximum,
             max_packet_size,
+            topic_alias_send_maximum: if v.is_v5() {
+                config.topic_alias_send_maximum
+            } else {
+                0
+            },
+            auth: v.is_v5() && config.authentication_method.is_some(),
             topic_alias_maximum: if v.is_v5() {
                 config.topic_alias_maximum
             } else {
@@ -397,7 +410,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         self.last_sent = self.now;
         self.timers.connect = Some(self.now + self.settings.connect_timeout);
         // Topic aliases never carry over to a new connection [MQTT-3.3.2-7].
-        self.clear_keys(|k| matches!(k, Key::TopicAlias(_)));
+        self.clear_keys(|k| matches!(k, Key::TopicAlias(_) | Key::OutAlias(_)));
     }
 
     /// The adapter saw the transport close or fail.
@@ -779,6 +792,159 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         Ok(token)
     }
 
+    /// Queues an AUTH with the configured method: `ContinueAuthentication` answers a
+    /// server challenge [MQTT-4.12.0-3]; `ReAuthenticate` starts re-authentication once
+    /// connected [MQTT-4.12.1-1].
+    pub(crate) fn auth(
+        &mut self,
+        now: Instant,
+        reason_code: ReasonCode,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        self.set_now(now);
+        if !self.settings.auth {
+            return Err(Error::NoAuthMethod); // never AUTH without a method [MQTT-4.12.0-7]
+        }
+        let allowed = match reason_code {
+            ReasonCode::ContinueAuthentication => {
+                matches!(self.state, ConnState::AwaitConnAck | ConnState::Connected)
+            }
+            ReasonCode::ReAuthenticate => self.state == ConnState::Connected,
+            _ => false,
+        };
+        if !allowed {
+            return Err(Error::NotConnected);
+        }
+        // The method comes from the stored CONNECT [MQTT-4.12.0-5]; copied out first,
+        // since the AUTH goes into the same store.
+        let mut method: heapless::String<128> = heapless::String::new();
+        let record = self.store.get(Key::Connect).ok_or(Error::NoAuthMethod)?;
+        if let Ok(Packet::Connect(c)) = Packet::decode_exact(record, self.settings.version) {
+            let m = c
+                .properties
+                .authentication_method()
+                .ok_or(Error::NoAuthMethod)?;
+            method.push_str(m).map_err(|_| Error::Full)?;
+        }
+        let props = [
+            Property::AuthenticationMethod(&method),
+            Property::AuthenticationData(data),
+        ];
+        let packet = Packet::Auth(mqtt_proto::Auth {
+            reason_code,
+            properties: Properties::new(&props),
+        });
+        let v = self.settings.version;
+        let len = packet.encoded_len(v)?;
+        self.store
+            .put_with(Key::Auth, len, &mut |dst| {
+                let _ = packet.encode(v, dst);
+            })
+            .map_err(|_| Error::Full)
+    }
+
+    /// Rebuilds the outbox and inbox from records a persistent store kept across a
+    /// restart; returns how many operations were restored. Restored publishes count as
+    /// sent before, so they go again with DUP=1 if the server resumes the session.
+    pub(crate) fn restore(&mut self) -> usize {
+        let mut seqs: heapless::Vec<u32, OUT> = heapless::Vec::new();
+        let mut incoming: heapless::Vec<u16, IN> = heapless::Vec::new();
+        let mut max_sub = None;
+        self.store.for_each_key(&mut |k| match k {
+            Key::Out(seq) => {
+                let _ = seqs.push(seq);
+            }
+            Key::IncomingQos2(pid) => {
+                let _ = incoming.push(pid);
+            }
+            Key::Subscription(s) => max_sub = max_sub.max(Some(s)),
+            _ => {}
+        });
+        let v = self.settings.version;
+        let mut restored = 0;
+        for seq in seqs {
+            let Some(record) = self.store.get(Key::Out(seq)) else {
+                continue;
+            };
+            let (kind, pid, state) = match Packet::decode_exact(record, v) {
+                Ok(Packet::Publish(p)) => {
+                    let qos = p.qos.qos();
+                    let pid = p.qos.packet_id().map_or(0, |id| id.get());
+                    (
+                        OutKind::Publish(qos),
+                        pid,
+                        OutState::Pending {
+                            dup: qos != QoS::AtMostOnce,
+                        },
+                    )
+                }
+                Ok(Packet::PubRel(a)) => (
+                    OutKind::Publish(QoS::ExactlyOnce),
+                    a.packet_id.get(),
+                    OutState::RelPending,
+                ),
+                Ok(Packet::Subscribe(s)) => {
+                    let kind = OutKind::Subscribe {
+                        count: s.filters.len() as u16,
+                        sub_base: u32::MAX,
+                    };
+                    (kind, s.packet_id.get(), OutState::Pending { dup: false })
+                }
+                Ok(Packet::Unsubscribe(u)) => (
+                    OutKind::Unsubscribe {
+                        count: u.filters.len() as u16,
+                    },
+                    u.packet_id.get(),
+                    OutState::Pending { dup: false },
+                ),
+                _ => continue,
+            };
+            let token = self.token();
+            if self
+                .out
+                .push_back(OutEntry {
+                    seq,
+                    token,
+                    pid,
+                    kind,
+                    state,
+                })
+                .is_err()
+            {
+                break;
+            }
+            self.next_seq = self.next_seq.max(seq.wrapping_add(1));
+            if pid >= self.next_pid {
+                self.next_pid = pid.checked_add(1).unwrap_or(1);
+            }
+            restored += 1;
+        }
+        for pid in incoming {
+            let token = self.token();
+            let _ = self.inbox.push_back(InEntry {
+                pid,
+                qos: QoS::ExactlyOnce,
+                token,
+                stage: InStage::AwaitPubRel,
+            });
+        }
+        if let Some(s) = max_sub {
+            self.next_sub_seq = s.wrapping_add(1);
+        }
+        if restored > 0 || !self.inbox.is_empty() {
+            self.expects_session = true;
+        }
+        restored
+    }
+
+    /// Calls `f` with the token of every operation not yet finished.
+    pub(crate) fn for_each_outstanding(&self, f: &mut dyn FnMut(Token)) {
+        self.out
+            .iter()
+            .filter(|e| !matches!(e.state, OutState::Done))
+            .for_each(|e| f(e.token));
+    }
+
     /// Manual acknowledgement of an incoming message; acks leave in arrival order [MQTT-4.6.0-2].
     pub(crate) fn ack(&mut self, token: Token) -> Result<(), Error> {
         let entry = self
@@ -840,13 +1006,16 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         self.set_now(now);
         let mut pos = 0;
         match self.state {
-            ConnState::AwaitConnAck if self.connect_due => {
-                let n = self.write_connect(out)?;
-                self.connect_due = false;
-                pos = n;
+            ConnState::AwaitConnAck => {
+                if self.connect_due {
+                    pos = self.write_connect(out)?;
+                    self.connect_due = false;
+                }
+                pos = self.write_auth(out, pos)?;
             }
             ConnState::Connected => {
-                pos = self.drain_tx(out);
+                pos = self.write_auth(out, 0)?;
+                pos += self.drain_tx(out.get_mut(pos..).unwrap_or_default());
                 self.queue_resubscribes();
                 pos = self.write_outbox(out, pos)?;
             }
@@ -991,9 +1160,18 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 }
                 break;
             }
-            pos += self
-                .write_record(key, out, pos, dup && e.is_acked_publish(), patch_pid)
-                .unwrap_or(0);
+            let dup = dup && e.is_acked_publish();
+            let aliased = if is_publish {
+                self.write_aliased(key, out, pos, dup)
+            } else {
+                None
+            };
+            pos += match aliased {
+                Some(n) => n,
+                None => self
+                    .write_record(key, out, pos, dup, patch_pid)
+                    .unwrap_or(0),
+            };
             match e.kind {
                 OutKind::Publish(QoS::AtMostOnce) => {
                     self.store.remove(key);
@@ -1020,6 +1198,82 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             }
             e.state = state;
         }
+    }
+
+    /// Writes the pending AUTH record, if any, at `out[pos..]`.
+    fn write_auth(&mut self, out: &mut [u8], pos: usize) -> Result<usize, usize> {
+        let Some(len) = self.store.get(Key::Auth).map(|r| r.len()) else {
+            return Ok(pos);
+        };
+        if pos + len > out.len() {
+            return if pos == 0 { Err(len) } else { Ok(pos) };
+        }
+        let n = self
+            .write_record(Key::Auth, out, pos, false, None)
+            .unwrap_or(0);
+        self.store.remove(Key::Auth);
+        Ok(pos + n)
+    }
+
+    /// Writes a stored PUBLISH with an outgoing topic alias (5.0): the first time a topic
+    /// goes out it binds a free alias, later it travels as the alias alone. `None` when no
+    /// alias applies or the result would not fit; the caller then copies the record.
+    fn write_aliased(&mut self, key: Key, out: &mut [u8], pos: usize, dup: bool) -> Option<usize> {
+        if self.link.alias_max == 0 {
+            return None;
+        }
+        let v = self.settings.version;
+        let record = self.store.get(key)?;
+        let Ok(Packet::Publish(p)) = Packet::decode_exact(record, v) else {
+            return None;
+        };
+        if p.topic.is_empty() {
+            return None;
+        }
+        // Find the topic's alias, or the first free one.
+        let mut known = None;
+        let mut free = None;
+        for a in 1..=self.link.alias_max {
+            match self.store.get(Key::OutAlias(a)) {
+                Some(t) if t == p.topic.as_bytes() => {
+                    known = Some(a);
+                    break;
+                }
+                None if free.is_none() => free = Some(a),
+                _ => {}
+            }
+        }
+        let alias = known.or(free)?;
+        let topic_len = p.topic.len();
+        let n = {
+            // A scope, so the properties (which borrow the store) are dropped before `put`.
+            let mut props: heapless::Vec<Property<'_>, 16> = heapless::Vec::new();
+            for prop in p.properties.iter() {
+                props.push(prop).ok()?;
+            }
+            props.push(Property::TopicAlias(alias)).ok()?;
+            let packet = Packet::Publish(Publish {
+                dup: p.dup || dup,
+                topic: if known.is_some() { "" } else { p.topic },
+                properties: Properties::new(&props),
+                ..p
+            });
+            let len = packet.encoded_len(v).ok()?;
+            if len as u64 > u64::from(self.link.max_packet_size) {
+                return None;
+            }
+            packet.encode(v, out.get_mut(pos..)?).ok()?
+        };
+        let dst = out.get_mut(pos..)?;
+        if known.is_none() {
+            // Remember the binding; the topic bytes sit right after the fixed header.
+            let header = 1 + mqtt_proto::varint::decode(dst.get(1..)?).ok()??.1;
+            let topic = dst.get(header + 2..header + 2 + topic_len)?;
+            if self.store.put(Key::OutAlias(alias), topic).is_err() {
+                return None; // cannot remember: this copy simply goes out un-aliased below
+            }
+        }
+        Some(n)
     }
 
     /// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id.
@@ -1088,6 +1342,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 Packet::ConnAck(ack) => {
                     self.on_connack(ack.session_present, ack.reason_code, ack.properties)
                 }
+                // Enhanced authentication exchanges AUTH before CONNACK [MQTT-3.2.0-1].
+                Packet::Auth(_) if self.settings.auth => Some(Outcome::Auth),
                 _ => {
                     self.fault(PeerFault::PacketBeforeConnAck(t));
                     None
@@ -1125,6 +1381,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 self.fault(PeerFault::SecondConnAck); // [MQTT-3.2.0-2]
                 None
             }
+            Packet::Auth(_) if self.settings.auth => Some(Outcome::Auth),
             Packet::Auth(_) => {
                 self.fault(PeerFault::UnexpectedAuth); // [MQTT-4.12.0-6]
                 None
@@ -1158,6 +1415,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         let keep_alive = props.server_keep_alive().unwrap_or(s.keep_alive); // [MQTT-3.1.2-21]
         self.link = Link {
             since: self.now,
+            alias_max: props
+                .topic_alias_maximum()
+                .unwrap_or(0) // none from the server: send none [MQTT-3.2.2-18]
+                .min(s.topic_alias_send_maximum),
             keep_alive: Duration::from_secs(u64::from(keep_alive)),
             send_quota: props.receive_maximum().unwrap_or(u16::MAX), // [MQTT-4.9.0-1]
             max_packet_size: props.maximum_packet_size().unwrap_or(u32::MAX),
@@ -1546,6 +1807,12 @@ fn encode_connect<S: Store>(config: &Config<'_>, s: &Settings, store: &mut S) ->
     let mut props: heapless::Vec<Property<'_>, 24> = heapless::Vec::new();
     if v.is_v5() {
         let mut add = |p| props.push(p).map_err(|_| Error::Full);
+        if let Some(m) = config.authentication_method {
+            add(Property::AuthenticationMethod(m))?;
+            if let Some(d) = config.authentication_data {
+                add(Property::AuthenticationData(d))?;
+            }
+        }
         if config.session_expiry_interval > 0 {
             add(Property::SessionExpiryInterval(
                 config.session_expiry_interval,

@@ -24,6 +24,10 @@ pub enum Key {
     Subscription(u32),
     /// The topic name the server bound to an incoming topic alias (this connection only).
     TopicAlias(u16),
+    /// The topic name we bound to an outgoing topic alias (this connection only).
+    OutAlias(u16),
+    /// An AUTH packet waiting to be sent.
+    Auth,
 }
 
 /// The store has no room for a record: the caller sees back-pressure, nothing is lost.
