@@ -42,11 +42,11 @@ use crate::timer::Timers;
 
 /// Bytes staged for control packets (acks, PINGREQ, DISCONNECT). When nearly full, received
 /// packets wait until `poll_transmit` drains it: back-pressure, never a dropped ack.
-pub(crate) const TX_STAGING: usize = 256;
+pub(crate) const TX_STAGING: usize = 128;
 /// Room kept free in the staging buffer before another received packet is processed.
 const TX_RESERVE: usize = 16;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
-const EVENT_QUEUE: usize = 16;
+const EVENT_QUEUE: usize = 8;
 
 /// What handling one received packet produced for the application; the session turns it
 /// into an [`Event`] that borrows from the packet.
@@ -72,6 +72,39 @@ pub(crate) enum Outcome {
     Unsubscribed {
         token: Token,
     },
+}
+
+/// A queued lifecycle event, kept small (the full [`Event`] is several times larger).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lifecycle {
+    Open,
+    Close,
+    Lost(ConnectionError),
+    Scheduled(Instant, u32),
+    Stopped(StopReason),
+}
+
+impl Lifecycle {
+    fn from_event(ev: Event<'static>) -> Option<Self> {
+        Some(match ev {
+            Event::OpenTransport => Lifecycle::Open,
+            Event::CloseTransport => Lifecycle::Close,
+            Event::ConnectionLost { reason } => Lifecycle::Lost(reason),
+            Event::ReconnectScheduled { at, attempt } => Lifecycle::Scheduled(at, attempt),
+            Event::Stopped { reason } => Lifecycle::Stopped(reason),
+            _ => return None,
+        })
+    }
+
+    fn event(self) -> Event<'static> {
+        match self {
+            Lifecycle::Open => Event::OpenTransport,
+            Lifecycle::Close => Event::CloseTransport,
+            Lifecycle::Lost(reason) => Event::ConnectionLost { reason },
+            Lifecycle::Scheduled(at, attempt) => Event::ReconnectScheduled { at, attempt },
+            Lifecycle::Stopped(reason) => Event::Stopped { reason },
+        }
+    }
 }
 
 /// The connection's state; see the diagram at the top of this file.
@@ -170,7 +203,7 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
     inflight_pub: u16,
     inbox: heapless::Deque<InEntry, IN>,
     tx: heapless::Vec<u8, TX_STAGING>,
-    events: heapless::Deque<Event<'static>, EVENT_QUEUE>,
+    events: heapless::Deque<Lifecycle, EVENT_QUEUE>,
     next_token: u32,
     next_seq: u32,
     next_sub_seq: u32,
@@ -320,9 +353,12 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     }
 
     fn push_event(&mut self, ev: Event<'static>) {
-        // Bounded by EVENT_QUEUE: each input queues at most four and the caller drains
-        // events after every input (the documented contract).
-        if self.events.push_back(ev).is_err() {
+        let Some(ev) = Lifecycle::from_event(ev) else {
+            return;
+        };
+        // Bounded: each input queues at most four and the caller drains events after
+        // every input (the documented contract); past that the oldest gives way.
+        if let Err(ev) = self.events.push_back(ev) {
             let _ = self.events.pop_front();
             let _ = self.events.push_back(ev);
         }
@@ -1307,7 +1343,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     /// Next owned event: lifecycle first, then operations reported lost.
     pub(crate) fn poll_owned_event(&mut self) -> Option<Event<'static>> {
         if let Some(ev) = self.events.pop_front() {
-            return Some(ev);
+            return Some(ev.event());
         }
         if self.lost_pending > 0 {
             for e in self.out.iter_mut() {
