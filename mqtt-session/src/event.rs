@@ -107,6 +107,10 @@ pub enum LossReason {
     PacketTooLarge,
     /// The session was stopped or discarded (clean start) before completion.
     Discarded,
+    /// Queued at a QoS above the Maximum QoS of the server now connected.
+    QoSNotSupported,
+    /// Queued with RETAIN, and the server now connected has no retained messages.
+    RetainNotSupported,
 }
 
 /// Authentication data from the server; its `Debug` never shows the bytes.

@@ -758,10 +758,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 filters: mqtt_proto::List::new(core::slice::from_ref(f)),
             });
             let key = Key::Subscription(sub_base.wrapping_add(i as u32));
-            if let Ok(len) = record.encoded_len(ProtocolVersion::V5) {
+            // Records are in the session's version: a resubscribe sends them as they are.
+            if let Ok(len) = record.encoded_len(v) {
                 // A subscription that does not fit is still made, just not remembered.
                 let _ = self.store.put_with(key, len, &mut |dst| {
-                    let _ = record.encode(ProtocolVersion::V5, dst);
+                    let _ = record.encode(v, dst);
                 });
             }
         }
@@ -1052,6 +1053,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             ConnState::Connected => {
                 pos = self.write_auth(out, 0)?;
                 pos += self.drain_tx(out.get_mut(pos..).unwrap_or_default());
+                // Acks held back by a full staging buffer go now that it has room.
+                if self.settings.manual_ack && !self.inbox.is_empty() {
+                    self.flush_inbox_acks();
+                    pos += self.drain_tx(out.get_mut(pos..).unwrap_or_default());
+                }
                 self.queue_resubscribes();
                 pos = self.write_outbox(out, pos)?;
             }
@@ -1188,6 +1194,12 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 i += 1;
                 continue;
             }
+            if let Some(reason) = self.refused_by_server(key, e.kind) {
+                // Queued before this server's limits were known [MQTT-3.2.2-11] [MQTT-3.2.2-14].
+                self.set_state(i, OutState::Lost(reason));
+                i += 1;
+                continue;
+            }
             if pos + len > out.len() {
                 first_unsent.get_or_insert(i);
                 if pos == 0 {
@@ -1234,6 +1246,22 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             }
             e.state = state;
         }
+    }
+
+    /// Why the connected server cannot take this queued publish (QoS or retain), if so.
+    fn refused_by_server(&self, key: Key, kind: OutKind) -> Option<LossReason> {
+        let OutKind::Publish(qos) = kind else {
+            return None;
+        };
+        if qos > self.link.max_qos {
+            return Some(LossReason::QoSNotSupported);
+        }
+        let retain = self
+            .store
+            .get(key)
+            .and_then(|r| r.first())
+            .is_some_and(|b| b & 0x01 != 0);
+        (retain && !self.link.retain_available).then_some(LossReason::RetainNotSupported)
     }
 
     /// Writes the pending AUTH record, if any, at `out[pos..]`.
@@ -1514,7 +1542,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             }
             i += 1;
         }
-        self.inflight_pub = 0;
+        // Resent PUBRELs keep holding quota on the new connection [MQTT-4.9.0-2].
+        self.inflight_pub = self.out.iter().filter(|e| e.holds_quota()).count() as u16;
         self.first_pending = 0;
         if !session_present {
             // The server has none of our incoming QoS 2 state either.
@@ -1812,7 +1841,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             let Some(record) = self.store.get(k) else {
                 return;
             };
-            if let Ok(Packet::Subscribe(s)) = Packet::decode_exact(record, ProtocolVersion::V5) {
+            if let Ok(Packet::Subscribe(s)) = Packet::decode_exact(record, self.settings.version) {
                 let id = s.properties.subscription_identifiers().next();
                 for sub in s.filters.iter() {
                     f(k, sub.filter, sub.options, id);
