@@ -177,6 +177,8 @@ pub enum EncodeError {
     NoLocalOnSharedSubscription,
     /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
     DupWithQoS0,
+    /// A CONNACK with Session Present set and a failure code [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
+    SessionPresentOnFailure,
 }
 
 impl fmt::Display for EncodeError {
@@ -219,6 +221,9 @@ impl fmt::Display for EncodeError {
                 f.write_str("No Local set on a shared subscription")
             }
             EncodeError::DupWithQoS0 => f.write_str("DUP flag set on a QoS 0 PUBLISH"),
+            EncodeError::SessionPresentOnFailure => {
+                f.write_str("Session Present set on a CONNACK that refuses the connection")
+            }
         }
     }
 }

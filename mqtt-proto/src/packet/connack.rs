@@ -51,6 +51,10 @@ impl<'a> ConnAck<'a> {
         self.reason_code
             .wire_byte(PacketType::ConnAck, v)
             .ok_or(EncodeError::InvalidReasonCode(self.reason_code as u8))?;
+        // Session Present is 0 with a failure code [MQTT-3.2.2-6]; the decoder refuses it too.
+        if self.session_present && self.reason_code != ReasonCode::Success {
+            return Err(EncodeError::SessionPresentOnFailure);
+        }
         super::no_props_before_v5(&self.properties, v)?;
         self.properties.check(PropertyContext::ConnAck)?;
         Ok(2 + if v.is_v5() {
