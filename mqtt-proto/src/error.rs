@@ -69,6 +69,9 @@ pub enum DecodeError {
     PropertyNotAllowed(u8),
     /// A property whose value is out of its range (a 0 that must be non-zero, a flag not 0/1, ...).
     InvalidPropertyValue(u8),
+    /// A property that must accompany another one is absent (an AUTH, or authentication
+    /// data, without the Authentication Method).
+    MissingProperty(u8),
 }
 
 impl DecodeError {
@@ -81,6 +84,7 @@ impl DecodeError {
             DecodeError::DuplicateProperty(_)
             | DecodeError::PropertyNotAllowed(_)
             | DecodeError::InvalidPropertyValue(_)
+            | DecodeError::MissingProperty(_)
             | DecodeError::InvalidPacketType(_)
             | DecodeError::UnsupportedProtocolLevel(_) => ReasonCode::ProtocolError,
             DecodeError::InvalidTopicName => ReasonCode::TopicNameInvalid,
@@ -130,6 +134,7 @@ impl fmt::Display for DecodeError {
             DecodeError::InvalidPropertyValue(p) => {
                 write!(f, "invalid value for property {p:#04x}")
             }
+            DecodeError::MissingProperty(p) => write!(f, "required property {p:#04x} missing"),
         }
     }
 }
@@ -179,6 +184,8 @@ pub enum EncodeError {
     DupWithQoS0,
     /// A CONNACK with Session Present set and a failure code [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
     SessionPresentOnFailure,
+    /// Authentication data (or an AUTH with properties) without the Authentication Method.
+    MissingProperty(u8),
 }
 
 impl fmt::Display for EncodeError {
@@ -221,6 +228,7 @@ impl fmt::Display for EncodeError {
                 f.write_str("No Local set on a shared subscription")
             }
             EncodeError::DupWithQoS0 => f.write_str("DUP flag set on a QoS 0 PUBLISH"),
+            EncodeError::MissingProperty(p) => write!(f, "required property {p:#04x} missing"),
             EncodeError::SessionPresentOnFailure => {
                 f.write_str("Session Present set on a CONNACK that refuses the connection")
             }

@@ -174,7 +174,6 @@ impl PropertyId {
 
 /// One property with its value, borrowed from the packet.
 #[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[allow(missing_docs)]
 pub enum Property<'a> {
     /// `true`: the payload is UTF-8 text.
@@ -260,6 +259,46 @@ impl fmt::Debug for Property<'_> {
                 .debug_tuple("SharedSubscriptionAvailable")
                 .field(v)
                 .finish(),
+        }
+    }
+}
+
+/// Like `Debug`: authentication data never reaches a log.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Property<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        use Property::*;
+        match *self {
+            AuthenticationData(d) => {
+                defmt::write!(f, "AuthenticationData(<{=usize} bytes redacted>)", d.len())
+            }
+            CorrelationData(d) => defmt::write!(f, "CorrelationData({=[u8]})", d),
+            PayloadFormatIndicator(v)
+            | RequestProblemInformation(v)
+            | RequestResponseInformation(v)
+            | RetainAvailable(v)
+            | WildcardSubscriptionAvailable(v)
+            | SubscriptionIdentifierAvailable(v)
+            | SharedSubscriptionAvailable(v) => defmt::write!(f, "{}({=bool})", self.id(), v),
+            MessageExpiryInterval(v)
+            | SubscriptionIdentifier(v)
+            | SessionExpiryInterval(v)
+            | WillDelayInterval(v)
+            | MaximumPacketSize(v) => defmt::write!(f, "{}({=u32})", self.id(), v),
+            ServerKeepAlive(v) | ReceiveMaximum(v) | TopicAliasMaximum(v) | TopicAlias(v) => {
+                defmt::write!(f, "{}({=u16})", self.id(), v)
+            }
+            ContentType(v)
+            | ResponseTopic(v)
+            | AssignedClientIdentifier(v)
+            | AuthenticationMethod(v)
+            | ResponseInformation(v)
+            | ServerReference(v)
+            | ReasonString(v) => {
+                defmt::write!(f, "{}({=str})", self.id(), v)
+            }
+            MaximumQoS(q) => defmt::write!(f, "MaximumQoS({})", q),
+            UserProperty(k, v) => defmt::write!(f, "UserProperty({=str}, {=str})", k, v),
         }
     }
 }
@@ -508,6 +547,17 @@ fn check_placement(
     Ok(())
 }
 
+/// Authentication Data without an Authentication Method is a Protocol Error
+/// (MQTT 5.0 §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3).
+fn check_auth_pair(seen: u64) -> Result<(), PropertyId> {
+    let has = |id: PropertyId| seen & (1u64 << (id as u8)) != 0;
+    if has(PropertyId::AuthenticationData) && !has(PropertyId::AuthenticationMethod) {
+        Err(PropertyId::AuthenticationMethod)
+    } else {
+        Ok(())
+    }
+}
+
 impl<'a> Properties<'a> {
     /// No properties.
     pub const fn empty() -> Self {
@@ -529,6 +579,7 @@ impl<'a> Properties<'a> {
             let p = Property::read(&mut inner, ProtocolVersion::V5)?;
             check_placement(&mut seen, p.id(), ctx)?;
         }
+        check_auth_pair(seen).map_err(|id| DecodeError::MissingProperty(id as u8))?;
         Ok(Properties(List::wire_unchecked(bytes, ProtocolVersion::V5)))
     }
 
@@ -540,7 +591,7 @@ impl<'a> Properties<'a> {
                 .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
             p.check_value()?;
         }
-        Ok(())
+        check_auth_pair(seen).map_err(|id| EncodeError::MissingProperty(id as u8))
     }
 
     /// Bytes of the properties without the length prefix.

@@ -284,6 +284,11 @@ fn packet_with_block(ctx: PropertyContext, block: &[u8]) -> Vec<u8> {
     frame(first, &body)
 }
 
+/// Whether `id` in `ctx` only stands with an Authentication Method beside it.
+fn needs_method(id: u8, ctx: PropertyContext) -> bool {
+    id != 0x15 && spec_allowed(0x15, ctx) && (id == 0x16 || ctx == PropertyContext::Auth)
+}
+
 /// Every defined property in every packet with properties: accepted where §2.2.2.2 allows
 /// it, `PropertyNotAllowed(id)` elsewhere; every undefined identifier is
 /// `UnknownProperty(id)`; a repeated property is accepted only where it may repeat.
@@ -292,8 +297,9 @@ fn property_placement_matches_spec_table_when_decoding() {
     for ctx in ALL_CONTEXTS {
         for id in 0u8..=0x7F {
             let mut props = Vec::new();
-            // Authentication Data needs its Authentication Method first.
-            if id == 0x16 && spec_allowed(0x15, ctx) {
+            // Authentication Data, and any property of an AUTH, need the Authentication
+            // Method too (MQTT 5.0 §3.1.2.11.10, §3.15.2.2.2).
+            if needs_method(id, ctx) {
                 props.push(0x15);
                 props.extend(value_bytes(0x15));
             }
@@ -478,12 +484,21 @@ fn property_placement_matches_spec_table_when_encoding() {
     let codes = [ReasonCode::Success];
     for ctx in ALL_CONTEXTS {
         for id in PROPERTY_IDS {
-            let one = [property(id)];
+            let with_method = needs_method(id, ctx);
+            let one: Vec<_> = with_method
+                .then(|| property(0x15))
+                .into_iter()
+                .chain([property(id)])
+                .collect();
             let p = packet_with_props(ctx, Properties::new(&one), &subs, &codes);
             if spec_allowed(id, ctx) {
                 let bytes = encode(&p, V5);
                 assert_eq!(decode_ok(V5, &bytes), p, "{id:#04x} in {ctx:?}");
-                let two = [property(id), property(id)];
+                let two: Vec<_> = with_method
+                    .then(|| property(0x15))
+                    .into_iter()
+                    .chain([property(id), property(id)])
+                    .collect();
                 let p = packet_with_props(ctx, Properties::new(&two), &subs, &codes);
                 if spec_repeatable(id, ctx) {
                     let bytes = encode(&p, V5);

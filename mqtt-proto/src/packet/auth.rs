@@ -3,7 +3,7 @@
 use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::PacketType;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, PropertyId};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -31,6 +31,12 @@ impl<'a> Auth<'a> {
         } else {
             Properties::read(r, PropertyContext::Auth)?
         };
+        // An AUTH that carries properties names its method (MQTT 5.0 §3.15.2.2.2).
+        if !properties.is_empty() && properties.authentication_method().is_none() {
+            return Err(DecodeError::MissingProperty(
+                PropertyId::AuthenticationMethod as u8,
+            ));
+        }
         Ok(Auth {
             reason_code,
             properties,
@@ -45,6 +51,11 @@ impl<'a> Auth<'a> {
             return Err(EncodeError::InvalidReasonCode(self.reason_code as u8));
         }
         self.properties.check(PropertyContext::Auth)?;
+        if !self.properties.is_empty() && self.properties.authentication_method().is_none() {
+            return Err(EncodeError::MissingProperty(
+                PropertyId::AuthenticationMethod as u8,
+            ));
+        }
         Ok(match (self.reason_code, self.properties.is_empty()) {
             (ReasonCode::Success, true) => 0,
             (_, true) => 1,

@@ -26,7 +26,6 @@ pub struct Will<'a> {
 
 /// CONNECT. It carries its own protocol version, which decides its encoding.
 #[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Connect<'a> {
     /// Protocol level (3, 4 or 5).
     pub protocol: ProtocolVersion,
@@ -58,6 +57,29 @@ impl fmt::Debug for Connect<'_> {
             .field("username", &self.username)
             .field("password", &self.password.map(|_| "<redacted>"))
             .finish()
+    }
+}
+
+/// Like `Debug`: the password never reaches a log.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Connect<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Connect {{ protocol: {}, clean_start: {}, keep_alive: {}, properties: {}, client_id: {}, will: {}, username: {}, password: {} }}",
+            self.protocol,
+            self.clean_start,
+            self.keep_alive,
+            self.properties,
+            self.client_id,
+            self.will,
+            self.username,
+            if self.password.is_some() {
+                "<redacted>"
+            } else {
+                "None"
+            }
+        )
     }
 }
 
