@@ -88,6 +88,12 @@ impl<'a> Reader<'a> {
         str_from_wire(self.binary()?)
     }
 
+    /// A UTF-8 string and what [`scan`] found in it.
+    #[inline]
+    pub fn string_scan(&mut self) -> Result<(&'a str, Scan), DecodeError> {
+        str_scan_from_wire(self.binary()?)
+    }
+
     /// Fails with `TrailingBytes` unless the packet was read to its end.
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.buf.is_empty() {
@@ -98,19 +104,50 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of U+0000.
-pub fn str_from_wire(bytes: &[u8]) -> Result<&str, DecodeError> {
+/// What one pass over a string's bytes found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scan {
+    /// A U+0000 byte.
+    pub nul: bool,
+    /// A `+` or `#`.
+    pub wildcard: bool,
+}
+
+/// One branch-free pass (LLVM vectorises it) finding NUL and wildcard bytes, so each
+/// string is scanned once whatever the checks it needs.
+#[inline]
+pub fn scan(bytes: &[u8]) -> Scan {
+    let (mut nul, mut wildcard) = (false, false);
+    for &b in bytes {
+        nul |= b == 0;
+        wildcard |= (b == b'+') | (b == b'#');
+    }
+    Scan { nul, wildcard }
+}
+
+/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of
+/// U+0000. Returns the string and its scan for callers with further checks.
+#[inline]
+pub fn str_scan_from_wire(bytes: &[u8]) -> Result<(&str, Scan), DecodeError> {
     let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
-    if bytes.contains(&0) {
+    let found = scan(bytes);
+    if found.nul {
         return Err(DecodeError::NullCharacter);
     }
-    Ok(s)
+    Ok((s, found))
+}
+
+/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of U+0000.
+#[inline]
+pub fn str_from_wire(bytes: &[u8]) -> Result<&str, DecodeError> {
+    str_scan_from_wire(bytes).map(|(s, _)| s)
 }
 
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
+#[inline]
 pub fn check_str(s: &str) -> Result<(), EncodeError> {
     check_binary(s.as_bytes())?;
-    if s.as_bytes().contains(&0) {
+    if scan(s.as_bytes()).nul {
         return Err(EncodeError::NullCharacter);
     }
     Ok(())

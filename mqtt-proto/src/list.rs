@@ -192,15 +192,15 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
 /// Topic filters of an UNSUBSCRIBE are plain strings.
 impl<'a> sealed::ItemImpl<'a> for &'a str {
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
-        let f = r.string()?;
-        crate::topic::validate_topic_filter(f).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        let (f, found) = r.string_scan()?;
+        crate::topic::check_filter_shape(f, found).map_err(|_| DecodeError::InvalidTopicFilter)?;
         Ok(f)
     }
     fn wire_len(&self, _: ProtocolVersion) -> usize {
         2 + self.len()
     }
     fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
-        crate::topic::validate_topic_filter(self).map_err(|_| EncodeError::InvalidTopicFilter)
+        crate::topic::validate_topic_filter(self).map_err(crate::topic::filter_encode_error)
     }
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         s.put_binary(self.as_bytes());

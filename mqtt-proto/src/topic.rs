@@ -4,6 +4,8 @@
 //! *filter* is what SUBSCRIBE carries: `+` matches one level, `#` (last, alone in
 //! its level) matches any number of levels including none.
 
+use crate::codec::{Scan, scan};
+
 /// Why a topic name or filter is not valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -38,56 +40,85 @@ impl core::fmt::Display for TopicError {
 
 impl core::error::Error for TopicError {}
 
-fn check_common(s: &str) -> Result<(), TopicError> {
+/// Length and NUL checks shared by names and filters; returns the scan for the rest.
+#[inline]
+fn check_common(s: &str) -> Result<Scan, TopicError> {
     if s.is_empty() {
         return Err(TopicError::Empty);
     }
     if s.len() > usize::from(u16::MAX) {
         return Err(TopicError::TooLong);
     }
-    if s.as_bytes().contains(&0) {
+    let found = scan(s.as_bytes());
+    if found.nul {
         return Err(TopicError::NullCharacter);
     }
-    Ok(())
+    Ok(found)
 }
 
 /// True when `s` holds no `+` or `#`.
 #[inline]
 pub(crate) fn has_no_wildcard(s: &str) -> bool {
-    !s.bytes().any(|b| b == b'+' || b == b'#')
+    !scan(s.as_bytes()).wildcard
 }
 
 /// Validates a topic name for PUBLISH: non-empty, short enough, no U+0000, no wildcard.
+#[inline]
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    check_common(name)?;
-    if has_no_wildcard(name) {
-        Ok(())
-    } else {
+    if check_common(name)?.wildcard {
         Err(TopicError::WildcardInName)
+    } else {
+        Ok(())
     }
 }
 
-/// Validates the wildcard placement of a plain (non-shared) filter.
+/// Wildcard placement of a plain (non-shared) filter, in one pass over the bytes: each `+`
+/// or `#` fills a whole level, and `#` is the last character.
 fn check_wildcards(filter: &str) -> Result<(), TopicError> {
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        let is_last = levels.peek().is_none();
-        match level {
-            "#" if is_last => {}
-            "+" => {}
-            _ if has_no_wildcard(level) => {}
-            _ => return Err(TopicError::MisplacedWildcard),
+    let b = filter.as_bytes();
+    let mut prev = b'/';
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'+' || c == b'#' {
+            let next = b.get(i + 1).copied();
+            let alone = prev == b'/' && matches!(next, None | Some(b'/'));
+            if !alone || (c == b'#' && next.is_some()) {
+                return Err(TopicError::MisplacedWildcard);
+            }
         }
+        prev = c;
     }
     Ok(())
 }
 
-/// Validates a topic filter for SUBSCRIBE/UNSUBSCRIBE, including `$share/<group>/<filter>`.
-pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
-    check_common(filter)?;
+/// The filter rules beyond UTF-8, length and NUL, given the string's scan: a filter with
+/// no wildcard that is not shared needs no further look.
+#[inline]
+pub(crate) fn check_filter_shape(filter: &str, found: Scan) -> Result<(), TopicError> {
+    if filter.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if !found.wildcard && !filter.starts_with('$') {
+        return Ok(());
+    }
     match SharedFilter::parse(filter)? {
         Some(shared) => check_wildcards(shared.filter),
         None => check_wildcards(filter),
+    }
+}
+
+/// Validates a topic filter for SUBSCRIBE/UNSUBSCRIBE, including `$share/<group>/<filter>`.
+#[inline]
+pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
+    let found = check_common(filter)?;
+    check_filter_shape(filter, found)
+}
+
+/// The encode error for a filter the caller wants to send.
+pub(crate) fn filter_encode_error(e: TopicError) -> crate::EncodeError {
+    match e {
+        TopicError::NullCharacter => crate::EncodeError::NullCharacter,
+        TopicError::TooLong => crate::EncodeError::FieldTooLong,
+        _ => crate::EncodeError::InvalidTopicFilter,
     }
 }
 

@@ -29,6 +29,7 @@ impl<'a> Ack<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn read(
         r: &mut Reader<'a>,
         v: ProtocolVersion,

@@ -87,6 +87,7 @@ impl PacketType {
     }
 
     /// Splits and checks a first byte: known type for `version`, fixed flags as required.
+    #[inline]
     pub(crate) fn from_first_byte(
         b: u8,
         version: ProtocolVersion,
@@ -218,6 +219,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn decode_body(
         t: PacketType,
         flags: u8,
@@ -268,6 +270,7 @@ impl<'a> Packet<'a> {
     }
 
     /// Checks the packet for sending under `v` and returns its remaining length.
+    #[inline]
     fn checked_body_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
         let len = match self {
             Packet::Connect(p) => p.check_len(v)?,
@@ -291,6 +294,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn first_byte(&self) -> u8 {
         let t = self.packet_type();
         let flags = match self {
@@ -338,6 +342,7 @@ impl<'a> Packet<'a> {
         Ok(required)
     }
 
+    #[inline]
     fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, body_len: usize) {
         s.put_u8(self.first_byte());
         s.put_varint(body_len as u32);

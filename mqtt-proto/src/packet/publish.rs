@@ -9,6 +9,9 @@ use crate::version::{ProtocolVersion, QoS, QosPid};
 /// PUBLISH. The topic, properties and payload borrow from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+// A fixed layout (flags first, slices on 8-byte boundaries) lets the decoder move the
+// value into `Packet` with aligned copies; the default layout cost store-forwarding stalls.
+#[repr(C)]
 pub struct Publish<'a> {
     /// Re-delivery of an earlier attempt; always false at QoS 0 [MQTT-3.3.1-2].
     pub dup: bool,
@@ -25,6 +28,7 @@ pub struct Publish<'a> {
 }
 
 impl<'a> Publish<'a> {
+    #[inline]
     pub(crate) fn read(
         flags: u8,
         r: &mut Reader<'a>,
@@ -36,8 +40,9 @@ impl<'a> Publish<'a> {
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupWithQoS0); // [MQTT-3.3.1-2]
         }
-        let topic = r.string()?;
-        if !topic::has_no_wildcard(topic) {
+        // One pass for UTF-8, one for NUL and wildcards together.
+        let (topic, found) = r.string_scan()?;
+        if found.wildcard {
             return Err(DecodeError::InvalidTopicName); // [MQTT-3.3.2-2]
         }
         let qos = match qos {
@@ -68,6 +73,7 @@ impl<'a> Publish<'a> {
         (u8::from(self.dup) << 3) | ((self.qos.qos() as u8) << 1) | u8::from(self.retain)
     }
 
+    #[inline]
     pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
         if self.dup && self.qos == QosPid::AtMostOnce {
             return Err(EncodeError::DupWithQoS0); // [MQTT-3.3.1-2]
@@ -91,6 +97,7 @@ impl<'a> Publish<'a> {
         Ok(len)
     }
 
+    #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
         s.put_binary(self.topic.as_bytes());
         if let Some(id) = self.qos.packet_id() {

@@ -1,10 +1,10 @@
 //! SUBSCRIBE (MQTT 5.0 §3.8): topic filters with their subscription options.
 
-use crate::codec::{Reader, Sink, check_str};
+use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{SharedFilter, validate_topic_filter};
+use crate::topic::{SharedFilter, check_filter_shape, filter_encode_error, validate_topic_filter};
 use crate::version::{PacketId, ProtocolVersion, QoS};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -87,8 +87,8 @@ pub struct Subscription<'a> {
 
 impl<'a> ItemImpl<'a> for Subscription<'a> {
     fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
-        let filter = r.string()?;
-        validate_topic_filter(filter).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        let (filter, found) = r.string_scan()?;
+        check_filter_shape(filter, found).map_err(|_| DecodeError::InvalidTopicFilter)?;
         let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
         if options.no_local && matches!(SharedFilter::parse(filter), Ok(Some(_))) {
             return Err(DecodeError::InvalidSubscriptionOptions); // [MQTT-3.8.3-4]
@@ -101,8 +101,7 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
     }
 
     fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError> {
-        check_str(self.filter)?;
-        validate_topic_filter(self.filter).map_err(|_| EncodeError::InvalidTopicFilter)?;
+        validate_topic_filter(self.filter).map_err(filter_encode_error)?;
         let o = self.options;
         if !v.is_v5()
             && (o.no_local
