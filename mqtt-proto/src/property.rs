@@ -583,30 +583,29 @@ impl<'a> Properties<'a> {
         Ok(Properties(List::wire_unchecked(bytes, ProtocolVersion::V5)))
     }
 
-    /// Checks the caller's properties for `ctx`: placement, repetition and value ranges.
-    pub(crate) fn check(&self, ctx: PropertyContext) -> Result<(), EncodeError> {
+    /// Checks the caller's properties for `ctx` and measures them in the same walk:
+    /// returns the bytes of the properties without the length prefix.
+    #[inline]
+    pub(crate) fn checked_len(&self, ctx: PropertyContext) -> Result<usize, EncodeError> {
+        if self.is_empty() {
+            return Ok(0);
+        }
         let mut seen = 0u64;
+        let mut len = 0;
         for p in self.iter() {
             check_placement(&mut seen, p.id(), ctx)
                 .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
             p.check_value()?;
+            len += 1 + p.value_len();
         }
-        check_auth_pair(seen).map_err(|id| EncodeError::MissingProperty(id as u8))
+        check_auth_pair(seen).map_err(|id| EncodeError::MissingProperty(id as u8))?;
+        Ok(len)
     }
 
-    /// Bytes of the properties without the length prefix.
-    pub(crate) fn body_len(&self) -> usize {
-        self.0.wire_len(ProtocolVersion::V5)
-    }
-
-    /// Bytes of the block with its length prefix.
-    pub(crate) fn block_len(&self) -> usize {
-        let n = self.body_len();
-        varint::len(n as u32) + n
-    }
-
-    pub(crate) fn write<S: Sink>(&self, s: &mut S) {
-        s.put_varint(self.body_len() as u32);
+    /// Writes the block (length prefix and properties) whose body length is known.
+    #[inline]
+    pub(crate) fn write_sized<S: Sink>(&self, s: &mut S, body_len: usize) {
+        s.put_varint(body_len as u32);
         self.0.write(s, ProtocolVersion::V5);
     }
 

@@ -57,6 +57,7 @@ impl<'a> Ack<'a> {
         &self,
         v: ProtocolVersion,
         t: PacketType,
+        sz: &mut super::Sizes,
     ) -> Result<usize, EncodeError> {
         self.reason_code.wire_byte(t, v).ok_or(if v.is_v5() {
             EncodeError::InvalidReasonCode(self.reason_code as u8)
@@ -64,24 +65,30 @@ impl<'a> Ack<'a> {
             EncodeError::NotInVersion
         })?;
         super::no_props_before_v5(&self.properties, v)?;
-        self.properties.check(PropertyContext::PubResponse)?;
+        sz.props = self.properties.checked_len(PropertyContext::PubResponse)?;
         Ok(
             match (v.is_v5(), self.reason_code, self.properties.is_empty()) {
                 (false, ..) | (true, ReasonCode::Success, true) => 2,
                 (true, _, true) => 3,
-                (true, _, false) => 3 + self.properties.block_len(),
+                (true, _, false) => 3 + super::block(sz.props),
             },
         )
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, _t: PacketType) {
+    pub(crate) fn write<S: Sink>(
+        &self,
+        s: &mut S,
+        v: ProtocolVersion,
+        _t: PacketType,
+        sz: &super::Sizes,
+    ) {
         s.put_u16(self.packet_id.get());
         if !v.is_v5() || (self.reason_code == ReasonCode::Success && self.properties.is_empty()) {
             return;
         }
         s.put_u8(self.reason_code as u8);
         if !self.properties.is_empty() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
     }
 }

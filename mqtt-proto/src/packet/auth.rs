@@ -43,14 +43,18 @@ impl<'a> Auth<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         if !v.is_v5() {
             return Err(EncodeError::NotInVersion);
         }
         if !self.reason_code.allowed_in(PacketType::Auth) {
             return Err(EncodeError::InvalidReasonCode(self.reason_code as u8));
         }
-        self.properties.check(PropertyContext::Auth)?;
+        sz.props = self.properties.checked_len(PropertyContext::Auth)?;
         if !self.properties.is_empty() && self.properties.authentication_method().is_none() {
             return Err(EncodeError::MissingProperty(
                 PropertyId::AuthenticationMethod as u8,
@@ -59,17 +63,17 @@ impl<'a> Auth<'a> {
         Ok(match (self.reason_code, self.properties.is_empty()) {
             (ReasonCode::Success, true) => 0,
             (_, true) => 1,
-            (_, false) => 1 + self.properties.block_len(),
+            (_, false) => 1 + super::block(sz.props),
         })
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, sz: &super::Sizes) {
         if self.reason_code == ReasonCode::Success && self.properties.is_empty() {
             return;
         }
         s.put_u8(self.reason_code as u8);
         if !self.properties.is_empty() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
     }
 }

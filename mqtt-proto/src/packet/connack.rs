@@ -47,7 +47,11 @@ impl<'a> ConnAck<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         self.reason_code
             .wire_byte(PacketType::ConnAck, v)
             .ok_or(EncodeError::InvalidReasonCode(self.reason_code as u8))?;
@@ -56,15 +60,11 @@ impl<'a> ConnAck<'a> {
             return Err(EncodeError::SessionPresentOnFailure);
         }
         super::no_props_before_v5(&self.properties, v)?;
-        self.properties.check(PropertyContext::ConnAck)?;
-        Ok(2 + if v.is_v5() {
-            self.properties.block_len()
-        } else {
-            0
-        })
+        sz.props = self.properties.checked_len(PropertyContext::ConnAck)?;
+        Ok(2 + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u8(u8::from(self.session_present));
         s.put_u8(
             self.reason_code
@@ -72,7 +72,7 @@ impl<'a> ConnAck<'a> {
                 .unwrap_or(0x80),
         );
         if v.is_v5() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
     }
 }

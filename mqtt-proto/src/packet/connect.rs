@@ -158,13 +158,17 @@ impl<'a> Connect<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         let p = self.protocol;
         if p != v {
             return Err(EncodeError::VersionMismatch);
         }
         super::no_props_before_v5(&self.properties, p)?;
-        self.properties.check(PropertyContext::Connect)?;
+        sz.props = self.properties.checked_len(PropertyContext::Connect)?;
         check_str(self.client_id)?;
         if !p.is_v5() {
             if self.password.is_some() && self.username.is_none() {
@@ -176,16 +180,16 @@ impl<'a> Connect<'a> {
         }
         let mut len = 2 + p.protocol_name().len() + 1 + 1 + 2 + 2 + self.client_id.len();
         if p.is_v5() {
-            len += self.properties.block_len();
+            len += super::block(sz.props);
         }
         if let Some(w) = &self.will {
             validate_topic_name(w.topic).map_err(|_| EncodeError::InvalidTopicName)?;
             check_binary(w.payload)?;
             super::no_props_before_v5(&w.properties, p)?;
-            w.properties.check(PropertyContext::Will)?;
+            sz.will_props = w.properties.checked_len(PropertyContext::Will)?;
             len += 2 + w.topic.len() + 2 + w.payload.len();
             if p.is_v5() {
-                len += w.properties.block_len();
+                len += super::block(sz.will_props);
             }
         }
         if let Some(u) = self.username {
@@ -199,7 +203,7 @@ impl<'a> Connect<'a> {
         Ok(len)
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, sz: &super::Sizes) {
         let p = self.protocol;
         s.put_binary(p.protocol_name().as_bytes());
         s.put_u8(p.level());
@@ -222,12 +226,12 @@ impl<'a> Connect<'a> {
         s.put_u8(flags);
         s.put_u16(self.keep_alive);
         if p.is_v5() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
         s.put_binary(self.client_id.as_bytes());
         if let Some(w) = &self.will {
             if p.is_v5() {
-                w.properties.write(s);
+                w.properties.write_sized(s, sz.will_props);
             }
             s.put_binary(w.topic.as_bytes());
             s.put_binary(w.payload);

@@ -50,7 +50,11 @@ impl<'a> Disconnect<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         if !v.is_v5() {
             super::no_props_before_v5(&self.properties, v)?;
             return if self.reason_code == ReasonCode::Success {
@@ -62,21 +66,21 @@ impl<'a> Disconnect<'a> {
         if !self.reason_code.allowed_in(PacketType::Disconnect) {
             return Err(EncodeError::InvalidReasonCode(self.reason_code as u8));
         }
-        self.properties.check(PropertyContext::Disconnect)?;
+        sz.props = self.properties.checked_len(PropertyContext::Disconnect)?;
         Ok(match (self.reason_code, self.properties.is_empty()) {
             (ReasonCode::Success, true) => 0,
             (_, true) => 1,
-            (_, false) => 1 + self.properties.block_len(),
+            (_, false) => 1 + super::block(sz.props),
         })
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         if !v.is_v5() || (self.reason_code == ReasonCode::Success && self.properties.is_empty()) {
             return;
         }
         s.put_u8(self.reason_code as u8);
         if !self.properties.is_empty() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
     }
 }

@@ -271,21 +271,21 @@ impl<'a> Packet<'a> {
 
     /// Checks the packet for sending under `v` and returns its remaining length.
     #[inline]
-    fn checked_body_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    fn checked_body_len(&self, v: ProtocolVersion, sz: &mut Sizes) -> Result<usize, EncodeError> {
         let len = match self {
-            Packet::Connect(p) => p.check_len(v)?,
-            Packet::ConnAck(p) => p.check_len(v)?,
-            Packet::Publish(p) => p.check_len(v)?,
+            Packet::Connect(p) => p.check_len(v, sz)?,
+            Packet::ConnAck(p) => p.check_len(v, sz)?,
+            Packet::Publish(p) => p.check_len(v, sz)?,
             Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
-                p.check_len(v, self.packet_type())?
+                p.check_len(v, self.packet_type(), sz)?
             }
-            Packet::Subscribe(p) => p.check_len(v)?,
-            Packet::SubAck(p) => p.check_len(v)?,
-            Packet::Unsubscribe(p) => p.check_len(v)?,
-            Packet::UnsubAck(p) => p.check_len(v)?,
+            Packet::Subscribe(p) => p.check_len(v, sz)?,
+            Packet::SubAck(p) => p.check_len(v, sz)?,
+            Packet::Unsubscribe(p) => p.check_len(v, sz)?,
+            Packet::UnsubAck(p) => p.check_len(v, sz)?,
             Packet::PingReq | Packet::PingResp => 0,
-            Packet::Disconnect(p) => p.check_len(v)?,
-            Packet::Auth(p) => p.check_len(v)?,
+            Packet::Disconnect(p) => p.check_len(v, sz)?,
+            Packet::Auth(p) => p.check_len(v, sz)?,
         };
         if len > varint::MAX as usize {
             Err(EncodeError::PacketTooLarge)
@@ -307,7 +307,8 @@ impl<'a> Packet<'a> {
     /// The exact number of bytes [`Packet::encode`] writes, after checking that the packet
     /// may be sent under `version` (strings, topics, properties, reason codes).
     pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        let body = self.checked_body_len(version)?;
+        let mut sz = Sizes::default();
+        let body = self.checked_body_len(version, &mut sz)?;
         Ok(1 + varint::len(body as u32) + body)
     }
 
@@ -315,13 +316,14 @@ impl<'a> Packet<'a> {
     /// [`EncodeError::BufferTooSmall`] naming the size required; nothing is written then.
     #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let body = self.checked_body_len(version)?;
+        let mut sz = Sizes::default();
+        let body = self.checked_body_len(version, &mut sz)?;
         let required = 1 + varint::len(body as u32) + body;
         if buf.len() < required {
             return Err(EncodeError::BufferTooSmall { required });
         }
         let mut w = Writer::new(buf);
-        self.write(&mut w, version, body);
+        self.write(&mut w, version, body, &sz);
         debug_assert_eq!(w.position(), required);
         Ok(required)
     }
@@ -333,35 +335,52 @@ impl<'a> Packet<'a> {
         version: ProtocolVersion,
         buf: &mut B,
     ) -> Result<usize, EncodeError> {
-        let body = self.checked_body_len(version)?;
+        let mut sz = Sizes::default();
+        let body = self.checked_body_len(version, &mut sz)?;
         let required = 1 + varint::len(body as u32) + body;
         if buf.remaining_mut() < required {
             return Err(EncodeError::BufferTooSmall { required });
         }
-        self.write(buf, version, body);
+        self.write(buf, version, body, &sz);
         Ok(required)
     }
 
     #[inline]
-    fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, body_len: usize) {
+    fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, body_len: usize, sz: &Sizes) {
         s.put_u8(self.first_byte());
         s.put_varint(body_len as u32);
         match self {
-            Packet::Connect(p) => p.write(s),
-            Packet::ConnAck(p) => p.write(s, v),
-            Packet::Publish(p) => p.write(s, v),
+            Packet::Connect(p) => p.write(s, sz),
+            Packet::ConnAck(p) => p.write(s, v, sz),
+            Packet::Publish(p) => p.write(s, v, sz),
             Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
-                p.write(s, v, self.packet_type())
+                p.write(s, v, self.packet_type(), sz)
             }
-            Packet::Subscribe(p) => p.write(s, v),
-            Packet::SubAck(p) => p.write(s, v),
-            Packet::Unsubscribe(p) => p.write(s, v),
-            Packet::UnsubAck(p) => p.write(s, v),
+            Packet::Subscribe(p) => p.write(s, v, sz),
+            Packet::SubAck(p) => p.write(s, v, sz),
+            Packet::Unsubscribe(p) => p.write(s, v, sz),
+            Packet::UnsubAck(p) => p.write(s, v, sz),
             Packet::PingReq | Packet::PingResp => {}
-            Packet::Disconnect(p) => p.write(s, v),
-            Packet::Auth(p) => p.write(s),
+            Packet::Disconnect(p) => p.write(s, v, sz),
+            Packet::Auth(p) => p.write(s, sz),
         }
     }
+}
+
+/// Lengths measured while checking a packet, reused when writing it so that no
+/// property list is walked twice.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sizes {
+    /// Body bytes of the packet's property block.
+    pub props: usize,
+    /// Body bytes of the will's property block (CONNECT).
+    pub will_props: usize,
+}
+
+/// Bytes of a property block whose body has `body` bytes: the length prefix and the body.
+#[inline]
+pub(crate) const fn block(body: usize) -> usize {
+    varint::len(body as u32) + body
 }
 
 /// Reads a packet identifier, rejecting 0 [MQTT-2.3.1-1].

@@ -74,7 +74,11 @@ impl<'a> Publish<'a> {
     }
 
     #[inline]
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         if self.dup && self.qos == QosPid::AtMostOnce {
             return Err(EncodeError::DupWithQoS0); // [MQTT-3.3.1-2]
         }
@@ -91,20 +95,20 @@ impl<'a> Publish<'a> {
             len += 2;
         }
         if v.is_v5() {
-            self.properties.check(PropertyContext::Publish)?;
-            len += self.properties.block_len();
+            sz.props = self.properties.checked_len(PropertyContext::Publish)?;
+            len += super::block(sz.props);
         }
         Ok(len)
     }
 
     #[inline]
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_binary(self.topic.as_bytes());
         if let Some(id) = self.qos.packet_id() {
             s.put_u16(id.get());
         }
         if v.is_v5() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
         s.put_slice(self.payload);
     }

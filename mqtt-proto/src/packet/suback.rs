@@ -36,22 +36,21 @@ impl<'a> SubAck<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         reason_code::check_codes(&self.reason_codes, PacketType::SubAck, v)?;
         super::no_props_before_v5(&self.properties, v)?;
-        self.properties.check(PropertyContext::SubAck)?;
-        Ok(2 + self.reason_codes.len()
-            + if v.is_v5() {
-                self.properties.block_len()
-            } else {
-                0
-            })
+        sz.props = self.properties.checked_len(PropertyContext::SubAck)?;
+        Ok(2 + self.reason_codes.len() + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
         self.reason_codes.write(s, v);
     }

@@ -153,25 +153,24 @@ impl<'a> Subscribe<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::EmptySubscription);
         }
         super::no_props_before_v5(&self.properties, v)?;
-        self.properties.check(PropertyContext::Subscribe)?;
+        sz.props = self.properties.checked_len(PropertyContext::Subscribe)?;
         self.filters.check(v)?;
-        Ok(2 + self.filters.wire_len(v)
-            + if v.is_v5() {
-                self.properties.block_len()
-            } else {
-                0
-            })
+        Ok(2 + self.filters.wire_len(v) + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
         }
         self.filters.write(s, v);
     }

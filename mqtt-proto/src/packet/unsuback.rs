@@ -39,7 +39,11 @@ impl<'a> UnsubAck<'a> {
         })
     }
 
-    pub(crate) fn check_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+    pub(crate) fn check_len(
+        &self,
+        v: ProtocolVersion,
+        sz: &mut super::Sizes,
+    ) -> Result<usize, EncodeError> {
         if !v.is_v5() {
             super::no_props_before_v5(&self.properties, v)?;
             return if self.reason_codes.is_empty() {
@@ -49,14 +53,14 @@ impl<'a> UnsubAck<'a> {
             };
         }
         reason_code::check_codes(&self.reason_codes, PacketType::UnsubAck, v)?;
-        self.properties.check(PropertyContext::UnsubAck)?;
-        Ok(2 + self.properties.block_len() + self.reason_codes.len())
+        sz.props = self.properties.checked_len(PropertyContext::UnsubAck)?;
+        Ok(2 + super::block(sz.props) + self.reason_codes.len())
     }
 
-    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.write(s);
+            self.properties.write_sized(s, sz.props);
             self.reason_codes.write(s, v);
         }
     }
