@@ -2,8 +2,8 @@
 //! prints one line per input line: `ok <TYPE> <consumed>`, `incomplete`, or `error <Kind>`.
 //!
 //! ```text
-//! echo "30 0d 00 05 61 2f 62 2f 63 68 65 6c 6c 6f" | cargo run -q -p mqtt-proto --example dissect -- --protocol 4
-//! ok PUBLISH 15
+//! echo "30 0c 00 05 61 2f 62 2f 63 68 65 6c 6c 6f" | cargo run -q -p mqtt-proto --example dissect -- --protocol 4
+//! ok PUBLISH 14
 //! ```
 use std::io::{BufRead, Write};
 

@@ -44,9 +44,9 @@
 //!
 //! # Features
 //! - default: `no_std`, no allocation.
-//! - `alloc`: [`OwnedPacket`], a received packet that owns its bytes.
+//! - `alloc`: `OwnedPacket`, a received packet that owns its bytes.
 //! - `std`: `alloc`, for std users.
-//! - `bytes`: [`Packet::encode_to`] into a `bytes::BufMut`, and `Bytes`-backed owned packets.
+//! - `bytes`: `Packet::encode_to` into a `bytes::BufMut`, and `Bytes`-backed owned packets.
 //! - `defmt`: `defmt::Format` on every public type.
 #![no_std]
 #![forbid(unsafe_code)]
