@@ -81,6 +81,8 @@ impl DecodeError {
     pub const fn reason_code(&self) -> ReasonCode {
         match self {
             DecodeError::PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            // Topic Alias 0 (5.0 §3.3.2.3.4).
+            DecodeError::InvalidPropertyValue(0x23) => ReasonCode::TopicAliasInvalid,
             DecodeError::DuplicateProperty(_)
             | DecodeError::PropertyNotAllowed(_)
             | DecodeError::InvalidPropertyValue(_)

@@ -84,6 +84,15 @@ impl OutEntry {
             )
     }
 
+    /// The store record this operation owns and drops when it ends. A resubscribe sends a
+    /// remembered subscription's record, which stays.
+    pub fn own_record(&self) -> Option<crate::store::Key> {
+        match self.kind {
+            OutKind::Resubscribe { .. } => None,
+            _ => Some(crate::store::Key::Out(self.seq)),
+        }
+    }
+
     /// Still holds its packet id.
     pub fn holds_pid(&self) -> bool {
         self.pid != 0 && !matches!(self.state, OutState::Done | OutState::Lost(_))

@@ -210,6 +210,9 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
     next_pid: u16,
     /// Next subscription record to send again after a session loss.
     resubscribe_from: Option<u32>,
+    /// A connection was accepted before (in this process, or in the one `restore` follows),
+    /// so remembered subscriptions are the server's to lose.
+    connected_before: bool,
     /// The receive buffer must be emptied (a fault or a new connection).
     pub(crate) discard_rx: bool,
 }
@@ -302,6 +305,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             next_sub_seq: 0,
             next_pid: 1,
             resubscribe_from: None,
+            connected_before: false,
             discard_rx: false,
         })
     }
@@ -411,6 +415,21 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             };
     }
 
+    /// Frees the slots of finished operations wherever they stand, so capacity counts
+    /// only unfinished ones; false if the outbox is still full.
+    fn make_room(&mut self) -> bool {
+        if !self.out.is_full() {
+            return true;
+        }
+        let before = self.out.len();
+        self.out.retain(|e| e.state != OutState::Done);
+        if self.out.len() != before {
+            // Indexes moved; the scan for pending entries starts over (it is only a hint).
+            self.first_pending = 0;
+        }
+        !self.out.is_full()
+    }
+
     fn pop_done(&mut self) {
         while self.out.front().is_some_and(|e| e.state == OutState::Done) {
             let _ = self.out.pop_front();
@@ -497,12 +516,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
 
     /// The connection ended: report, then schedule a reconnect or stop.
     fn lose(&mut self, reason: ConnectionError, close_transport: bool) {
-        let was_connected = self.state == ConnState::Connected;
-        if was_connected
-            && self.now.saturating_since(self.link.since) >= self.settings.reconnect.stable_after
-        {
-            self.attempts = 0;
-        }
+        self.reset_backoff_if_stable();
         self.timers.clear_connection();
         self.tx.clear();
         self.discard_rx = true;
@@ -552,6 +566,16 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         });
     }
 
+    /// A connection that stayed up `stable_after` resets the backoff; called as it ends.
+    fn reset_backoff_if_stable(&mut self) {
+        let policy = &self.settings.reconnect;
+        if self.state == ConnState::Connected
+            && self.now.saturating_since(self.link.since) >= policy.stable_after
+        {
+            self.attempts = 0;
+        }
+    }
+
     fn finish_close(&mut self) {
         self.timers.clear_connection();
         self.state = ConnState::Idle;
@@ -568,6 +592,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         let reason_code = fault.reason_code();
         let reason = ConnectionError::ProtocolViolation { reason_code, fault };
         if self.settings.version.is_v5() && self.state == ConnState::Connected {
+            self.reset_backoff_if_stable();
             // 5.0: tell the server why, then close. Nothing else goes out [MQTT-3.14.4-2].
             self.tx.clear();
             self.stage(Packet::Disconnect(Disconnect::with_reason(reason_code)));
@@ -650,7 +675,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 mqtt_proto::PropertyId::SubscriptionIdentifier as u8,
             )));
         }
-        if self.out.is_full() {
+        if !self.make_room() {
             return Err(Error::Full);
         }
         // Allocate the id last-but-one so a failure leaves nothing behind.
@@ -724,7 +749,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if !v.is_v5() && !properties.is_empty() {
             return Err(Error::NotInVersion);
         }
-        if self.out.is_full() {
+        if !self.make_room() {
             return Err(Error::Full);
         }
         let saved_pid = self.next_pid;
@@ -793,7 +818,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if !v.is_v5() && !properties.is_empty() {
             return Err(Error::NotInVersion);
         }
-        if self.out.is_full() {
+        if !self.make_room() {
             return Err(Error::Full);
         }
         let saved_pid = self.next_pid;
@@ -921,11 +946,26 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                     OutState::RelPending,
                 ),
                 Ok(Packet::Subscribe(s)) => {
+                    let pid = s.packet_id.get();
+                    let first = s.filters.iter().next().map(|f| f.filter);
+                    // Its remembered records carry its packet id; the first filter's is the base.
+                    let mut sub_base = u32::MAX;
+                    self.store.for_each_key(&mut |k| {
+                        if let Key::Subscription(seq) = k
+                            && sub_base == u32::MAX
+                            && let Some(Ok(Packet::Subscribe(rec))) =
+                                self.store.get(k).map(|r| Packet::decode_exact(r, v))
+                            && rec.packet_id.get() == pid
+                            && rec.filters.iter().next().map(|f| f.filter) == first
+                        {
+                            sub_base = seq;
+                        }
+                    });
                     let kind = OutKind::Subscribe {
                         count: s.filters.len() as u16,
-                        sub_base: u32::MAX,
+                        sub_base,
                     };
-                    (kind, s.packet_id.get(), OutState::Pending { dup: false })
+                    (kind, pid, OutState::Pending { dup: false })
                 }
                 Ok(Packet::Unsubscribe(u)) => (
                     OutKind::Unsubscribe {
@@ -967,6 +1007,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         }
         if let Some(s) = max_sub {
             self.next_sub_seq = s.wrapping_add(1);
+            self.connected_before = true;
         }
         if restored > 0 || !self.inbox.is_empty() {
             self.expects_session = true;
@@ -1116,7 +1157,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     /// Queues remembered subscriptions for resending while the outbox has room.
     fn queue_resubscribes(&mut self) {
         while let Some(from) = self.resubscribe_from {
-            if self.out.is_full() {
+            if !self.make_room() {
                 return;
             }
             let mut next: Option<u32> = None;
@@ -1133,6 +1174,15 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 return;
             };
             self.resubscribe_from = sub_seq.checked_add(1);
+            // A filter whose own SUBSCRIBE is still queued goes out with it.
+            let pending = self.out.iter().any(|e| {
+                matches!(e.kind, OutKind::Subscribe { count, sub_base }
+                    if sub_seq.wrapping_sub(sub_base) < u32::from(count))
+                    && e.state != OutState::Done
+            });
+            if pending {
+                continue;
+            }
             let Some(pid) = self.alloc_pid() else { return };
             let token = self.token();
             let kind = OutKind::Resubscribe { sub_seq };
@@ -1242,7 +1292,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if let Some(e) = self.out.get_mut(i) {
             if matches!(state, OutState::Lost(_)) {
                 self.lost_pending += 1;
-                self.store.remove(Key::Out(e.seq));
+                if let Some(key) = e.own_record() {
+                    self.store.remove(key);
+                }
             }
             e.state = state;
         }
@@ -1496,6 +1548,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         self.timers.connect = None;
         self.timers.ping = None;
         self.resume(session_present);
+        self.connected_before = true;
         // From now on the session persists if configured to: reconnect with Clean Start 0.
         self.expects_session = s.persistent;
         self.refresh_keepalive();
@@ -1537,8 +1590,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         // Lost entries give up their stored packets.
         let mut i = 0;
         while let Some(e) = self.out.get(i).copied() {
-            if matches!(e.state, OutState::Lost(_)) {
-                self.store.remove(Key::Out(e.seq));
+            if let (OutState::Lost(_), Some(key)) = (e.state, e.own_record()) {
+                self.store.remove(key);
             }
             i += 1;
         }
@@ -1549,7 +1602,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             // The server has none of our incoming QoS 2 state either.
             self.inbox.clear();
             self.clear_keys(|k| matches!(k, Key::IncomingQos2(_)));
-            if self.settings.resubscribe {
+            // Only what a previous connection had subscribed to; a first connection's
+            // queued SUBSCRIBEs go out as themselves.
+            if self.settings.resubscribe && self.connected_before {
                 self.resubscribe_from = Some(0);
             }
         } else {
@@ -1654,9 +1709,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if e.holds_quota() {
             self.inflight_pub = self.inflight_pub.saturating_sub(1);
         }
-        if let OutKind::Resubscribe { .. } = e.kind {
-        } else {
-            self.store.remove(Key::Out(e.seq));
+        if let Some(key) = e.own_record() {
+            self.store.remove(key);
         }
         if let Some(m) = self.out.get_mut(i) {
             m.state = OutState::Done;
@@ -1785,7 +1839,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             return None;
         }
         for (j, rc) in a.reason_codes.iter().enumerate() {
-            if rc.is_error() {
+            // u32::MAX: the records are unknown (a restored SUBSCRIBE without them).
+            if rc.is_error() && first_record != u32::MAX {
                 self.store
                     .remove(Key::Subscription(first_record.wrapping_add(j as u32)));
             }
