@@ -68,7 +68,10 @@ enum Op {
     FireTimeout,
     TransportUp,
     TransportDown,
+    /// `limits`: bits 0-1 Topic Alias Maximum, bit 2 Maximum Packet Size 40, bit 3 no
+    /// retained messages (5.0).
     ConnAck {
+        limits: u8,
         keep_session: bool,
         rogue: bool,
         receive_max: u8,
@@ -104,15 +107,20 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::FireTimeout),
         1 => Just(Op::TransportUp),
         1 => Just(Op::TransportDown),
-        3 => (any::<bool>(), prop::bool::weighted(0.05), 0u8..4, 0u8..4, 0u8..40).prop_map(
-            |(keep_session, rogue, receive_max, max_qos, rc)| Op::ConnAck {
-                keep_session,
-                rogue,
-                receive_max,
-                max_qos,
-                rc
-            }
-        ),
+        3 => (
+            (any::<bool>(), prop::bool::weighted(0.05), 0u8..4, 0u8..4, 0u8..40),
+            prop_oneof![8 => 0u8..4, 1 => 0u8..16],
+        )
+            .prop_map(
+                |((keep_session, rogue, receive_max, max_qos, rc), limits)| Op::ConnAck {
+                    limits,
+                    keep_session,
+                    rogue,
+                    receive_max,
+                    max_qos,
+                    rc,
+                }
+            ),
         1 => prop::collection::vec(any::<u8>(), 1..12).prop_map(Op::RandomBytes),
         1 => Just(Op::Disconnect),
         1 => Just(Op::Connect),
@@ -128,6 +136,7 @@ struct Setup {
     resend_on_session_loss: bool,
     keep_alive: u16,
     receive_maximum: u16,
+    resubscribe: bool,
     seed: u64,
 }
 
@@ -140,18 +149,30 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop::bool::weighted(0.8),
         prop_oneof![Just(0u16), 5u16..60],
         prop_oneof![Just(IN_CAP as u16), 1u16..4],
-        any::<u64>(),
+        (prop::bool::weighted(0.7), any::<u64>()),
     )
         .prop_map(
-            |(v, persistent, manual_ack, queue_qos0_offline, resend, keep_alive, rm, seed)| Setup {
+            |(
                 v,
                 persistent,
                 manual_ack,
                 queue_qos0_offline,
-                resend_on_session_loss: resend,
+                resend,
                 keep_alive,
-                receive_maximum: rm,
-                seed,
+                rm,
+                (resubscribe, seed),
+            )| {
+                Setup {
+                    v,
+                    persistent,
+                    manual_ack,
+                    queue_qos0_offline,
+                    resend_on_session_loss: resend,
+                    keep_alive,
+                    receive_maximum: rm,
+                    resubscribe,
+                    seed,
+                }
             },
         )
 }
@@ -199,6 +220,11 @@ struct Server {
     client_disconnected: bool,
     receive_max: u16,
     max_qos: u8,
+    max_packet_size: u32,
+    retain_available: bool,
+    alias_max: u16,
+    /// Topic aliases the client bound on this connection.
+    aliases: Vec<Option<String>>,
     /// QoS 1/2 PUBLISHes sent on this connection and not finished.
     inflight_conn: BTreeSet<u16>,
     expect_pubcomp: BTreeSet<u16>,
@@ -278,6 +304,7 @@ impl Model {
         c.resend_on_session_loss = s.resend_on_session_loss;
         c.keep_alive = s.keep_alive;
         c.receive_maximum = s.receive_maximum;
+        c.resubscribe = s.resubscribe;
         c.rng_seed = s.seed;
         Model {
             t: Script::new(&c),
@@ -353,6 +380,12 @@ impl Model {
             assert!(matches!(p, Packet::Disconnect(_)), "{p:?} before CONNACK");
         }
         let conn = srv.conn;
+        let size = p.encoded_len(self.s.v).expect("a decoded packet encodes");
+        assert!(
+            size <= srv.max_packet_size as usize,
+            "[MQTT-3.2.2-15] {size} bytes > {}",
+            srv.max_packet_size
+        );
         match p {
             Packet::Connect(c) => {
                 srv.seen_connect = true;
@@ -368,7 +401,23 @@ impl Model {
                     "[MQTT-3.2.2-11] QoS {qos} > {}",
                     srv.max_qos
                 );
-                assert_eq!(p.properties.topic_alias(), None, "[MQTT-3.2.2-18]");
+                assert!(p.retain <= srv.retain_available, "[MQTT-3.2.2-14] RETAIN");
+                match p.properties.topic_alias() {
+                    None => assert!(!p.topic.is_empty()),
+                    Some(a) => {
+                        assert!(
+                            a >= 1 && a <= srv.alias_max,
+                            "[MQTT-3.2.2-17] [MQTT-3.2.2-18] alias {a}, server maximum {}",
+                            srv.alias_max
+                        );
+                        let slot = &mut srv.aliases[usize::from(a)];
+                        if p.topic.is_empty() {
+                            assert!(slot.is_some(), "alias {a} used before it was bound");
+                        } else {
+                            *slot = Some(p.topic.to_owned());
+                        }
+                    }
+                }
                 if let Some(id) = p.qos.packet_id() {
                     let id = id.get();
                     if p.dup {
@@ -513,14 +562,9 @@ impl Model {
         assert!(s.outstanding() <= OUT_CAP);
         assert!(usize::from(s.inflight_publishes()) <= OUT_CAP);
         assert!(s.incoming_pending() <= IN_CAP);
-        if s.state() == ConnState::Connected {
-            assert!(
-                s.inflight_publishes() <= self.srv.receive_max,
-                "in flight {} > Receive Maximum {}",
-                s.inflight_publishes(),
-                self.srv.receive_max
-            );
-        }
+        // The Receive Maximum is checked on the wire (PUBLISHes sent on this connection,
+        // in `client_packet`): QoS 2 messages resumed at the PUBREL stage may hold more
+        // quota than a smaller new Receive Maximum, which only delays new publishes.
     }
 
     fn lost_connection(&self) -> bool {
@@ -582,6 +626,12 @@ impl Model {
                     }
                     Err(Error::Full) => {}
                     Err(Error::QoSNotSupported) => assert!(qos as u8 > self.srv.max_qos),
+                    Err(Error::RetainNotSupported) => {
+                        assert!(retain && !self.srv.retain_available)
+                    }
+                    Err(Error::PacketTooLarge { max, .. }) => {
+                        assert_eq!(max, self.srv.max_packet_size)
+                    }
                     Err(e) => panic!("publish: {e:?}"),
                 }
             }
@@ -598,7 +648,7 @@ impl Model {
                     Ok(t) => {
                         assert!(self.issued.insert(t, Kind::Subscribe).is_none());
                     }
-                    Err(Error::Full) => {}
+                    Err(Error::Full | Error::PacketTooLarge { .. }) => {}
                     Err(e) => panic!("subscribe: {e:?}"),
                 }
             }
@@ -733,6 +783,10 @@ impl Model {
                     self.srv.conn += 1;
                     self.srv.receive_max = u16::MAX;
                     self.srv.max_qos = 2;
+                    self.srv.max_packet_size = u32::MAX;
+                    self.srv.retain_available = true;
+                    self.srv.alias_max = 0;
+                    self.srv.aliases.clear();
                 } else {
                     assert_eq!(self.t.s.state(), before, "transport up nobody asked for");
                 }
@@ -745,6 +799,7 @@ impl Model {
                 self.t.transport_down();
             }
             Op::ConnAck {
+                limits,
                 keep_session,
                 rogue,
                 receive_max,
@@ -755,7 +810,7 @@ impl Model {
                     return;
                 }
                 let rc = rc_for(rc, self.s.v);
-                self.connack(keep_session, rogue, receive_max, max_qos, rc);
+                self.connack(limits, keep_session, rogue, receive_max, max_qos, rc);
             }
             Op::RandomBytes(ref bytes) => {
                 if !self.transport_open {
@@ -778,7 +833,7 @@ impl Model {
                 ConnState::Idle => self.t.connect(),
                 ConnState::Opening if self.opening => return self.step(&Op::TransportUp),
                 ConnState::AwaitConnAck if self.srv.seen_connect && !self.srv.connacked => {
-                    self.connack(true, false, 0, 2, ReasonCode::Success)
+                    self.connack(0, true, false, 0, 2, ReasonCode::Success)
                 }
                 ConnState::Waiting => return self.step(&Op::FireTimeout),
                 _ => {}
@@ -789,6 +844,7 @@ impl Model {
 
     fn connack(
         &mut self,
+        limits: u8,
         keep_session: bool,
         rogue: bool,
         receive_max: u8,
@@ -812,6 +868,15 @@ impl Model {
                     QoS::AtLeastOnce
                 }));
             }
+            if limits & 3 > 0 {
+                props.push(Property::TopicAliasMaximum(u16::from(limits & 3)));
+            }
+            if limits & 4 != 0 {
+                props.push(Property::MaximumPacketSize(40));
+            }
+            if limits & 8 != 0 {
+                props.push(Property::RetainAvailable(false));
+            }
         }
         let client_expects_session = !self.srv.clean_start;
         if sp && !legit_sp {
@@ -827,6 +892,14 @@ impl Model {
                 u16::MAX
             };
             self.srv.max_qos = if v5 && max_qos < 2 { max_qos } else { 2 };
+            if v5 {
+                self.srv.alias_max = u16::from(limits & 3);
+                self.srv.aliases = vec![None; usize::from(limits & 3) + 1];
+                if limits & 4 != 0 {
+                    self.srv.max_packet_size = 40;
+                }
+                self.srv.retain_available = limits & 8 == 0;
+            }
             if !sp {
                 self.srv.clear_session();
             }
@@ -1006,7 +1079,7 @@ impl Model {
                 ConnState::Idle => self.t.connect(),
                 ConnState::Opening if self.opening => self.step(&Op::TransportUp),
                 ConnState::AwaitConnAck if self.srv.seen_connect && !self.srv.connacked => {
-                    self.connack(true, false, 0, 2, ReasonCode::Success)
+                    self.connack(0, true, false, 0, 2, ReasonCode::Success)
                 }
                 ConnState::Connected if self.connected() => {
                     for tok in std::mem::take(&mut self.app_acks) {
@@ -1087,4 +1160,59 @@ proptest! {
     fn session_matches_model(s in setup(), ops in prop::collection::vec(op(), 1..150)) {
         run(s, &ops);
     }
+}
+
+/// A case the model test found and shrank (3.1.1, persistent session; fixed in 4c16466): a
+/// QoS 2 publish and a subscription queued before connecting; the first CONNACK makes
+/// the session subscribe the filter a second time (the duplicate-SUBSCRIBE bug); the
+/// caller unsubscribes; after a protocol error the session resumes, the pending
+/// resubscription has no record any more and becomes `Lost(Discarded)`, and `set_state`
+/// removed `Key::Out(0)`: the QoS 2 publish's PUBREL. On the next resume that PUBREL was
+/// "sent" as nothing, and the publish was never completed nor reported lost.
+#[test]
+fn model_regression_lost_resubscribe_drops_pubrel() {
+    let s = Setup {
+        v: V311,
+        persistent: true,
+        manual_ack: false,
+        queue_qos0_offline: false,
+        resend_on_session_loss: false,
+        keep_alive: 0,
+        receive_maximum: 16,
+        resubscribe: true,
+        seed: 11_392_055_670_742_200_905,
+    };
+    let q0 = Op::Publish {
+        qos: 0,
+        topic: 0,
+        len: 0,
+        retain: false,
+    };
+    let mut ops = vec![
+        Op::Publish {
+            qos: 2,
+            topic: 0,
+            len: 0,
+            retain: false,
+        },
+        Op::Heal,
+        Op::Subscribe { filter: 0, qos: 0 },
+        Op::Heal,
+        Op::ServerAck {
+            pick: 15,
+            error: false,
+        },
+        q0.clone(),
+        Op::ServerBogusAck { kind: 0, id: 1 },
+    ];
+    ops.extend(std::iter::repeat_n(q0.clone(), 14));
+    ops.push(Op::Unsubscribe { filter: 0 });
+    ops.extend(std::iter::repeat_n(q0, 6));
+    ops.extend([
+        Op::Heal,
+        Op::Heal,
+        Op::Heal,
+        Op::ServerBogusAck { kind: 0, id: 1 },
+    ]);
+    run(s, &ops);
 }

@@ -532,7 +532,6 @@ fn backoff_resets_after_stable_connection_ended_by_peer_fault_v311() {
 
 /// ... or a protocol violation by the server (5.0 sends DISCONNECT first).
 #[test]
-#[ignore = "bug: after a stable 5.0 connection ended by a peer fault the backoff is not reset (fault -> Closing -> finish_close -> schedule_reconnect skips lose()'s stable_after check)"]
 fn backoff_resets_after_stable_connection_ended_by_peer_fault_v5() {
     let (attempt, _) = attempt_after_connection(V5, 3, 60_000, |t| {
         t.server_hex("30 05 00 02 ff fe 00");

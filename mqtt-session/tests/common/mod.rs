@@ -41,8 +41,11 @@ pub const IN_CAP: usize = 16;
 /// The receive buffer: also the largest packet the session accepts.
 pub const RX_CAP: usize = 4096;
 
+/// The store of the script tests.
+pub type TestStore = ArenaStore<64, 16384>;
+
 /// The session type every script test uses.
-pub type Sess = Session<ArenaStore<64, 16384>, [u8; RX_CAP], OUT_CAP, IN_CAP>;
+pub type Sess = Session<TestStore, [u8; RX_CAP], OUT_CAP, IN_CAP>;
 
 pub const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
 pub const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -398,8 +401,8 @@ pub fn decode_stream(v: ProtocolVersion, bytes: &[u8]) -> Vec<Packet<'_>> {
 // ----- the script ----------------------------------------------------------------------
 
 /// One session on virtual time, with the bytes it sent and the events it gave.
-pub struct Script {
-    pub s: Box<Sess>,
+pub struct Script<S = TestStore> {
+    pub s: Box<Session<S, [u8; RX_CAP], OUT_CAP, IN_CAP>>,
     pub now: Instant,
     pub v: ProtocolVersion,
     out: Vec<u8>,
@@ -409,7 +412,25 @@ pub struct Script {
 
 impl Script {
     pub fn new(config: &Config<'_>) -> Self {
-        let s = Session::new(config, ArenaStore::new(), [0u8; RX_CAP]).expect("valid config");
+        Script::with_store(config, ArenaStore::new())
+    }
+}
+
+impl<S: mqtt_session::Store> Script<S> {
+    /// A script whose session keeps its records in `store`.
+    pub fn with_store(config: &Config<'_>, store: S) -> Self {
+        let s = Session::new(config, store, [0u8; RX_CAP]).expect("valid config");
+        Script::wrap(config, s)
+    }
+
+    /// A script whose session is rebuilt from `store` (`Session::restore`); also returns
+    /// how many operations were restored.
+    pub fn restored(config: &Config<'_>, store: S) -> (Self, usize) {
+        let (s, n) = Session::restore(config, store, [0u8; RX_CAP]).expect("valid config");
+        (Script::wrap(config, s), n)
+    }
+
+    fn wrap(config: &Config<'_>, s: Session<S, [u8; RX_CAP], OUT_CAP, IN_CAP>) -> Self {
         Script {
             s: Box::new(s),
             now: Instant::ZERO,
