@@ -959,3 +959,115 @@ fn transport_down_schedules_reconnect_v311() {
 fn transport_down_schedules_reconnect_v5() {
     transport_down_schedules_reconnect(V5);
 }
+
+/// `disconnect()` before the connection is up: while waiting to reconnect it just stops;
+/// while opening it also asks the adapter to close the transport being opened. Nothing is
+/// sent and no deadline remains either way.
+fn disconnect_before_connected_stops(v: ProtocolVersion) {
+    let mut t = Script::new(&cfg(v));
+    t.establish();
+    t.drop_transport();
+    t.disconnect();
+    t.expect_events(&[Ev::Stopped(StopReason::ClientDisconnect)]);
+    t.expect_no_deadline();
+
+    let mut t = Script::new(&cfg(v));
+    t.connect();
+    t.expect_events(&[Ev::OpenTransport]);
+    t.disconnect();
+    let events = t.take_events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.contains(&Ev::CloseTransport));
+    assert_eq!(events[1], Ev::Stopped(StopReason::ClientDisconnect));
+    t.transport_up();
+    t.expect_no_deadline();
+}
+
+#[test]
+fn disconnect_before_connected_stops_v311() {
+    disconnect_before_connected_stops(V311);
+}
+
+#[test]
+fn disconnect_before_connected_stops_v5() {
+    disconnect_before_connected_stops(V5);
+}
+
+/// A configuration whose CONNECT could not be valid is refused when the session is
+/// built: a will topic with a wildcard, 5.0 properties in 3.1.1, a 3.1.1 password without
+/// a user name, an empty 3.1.1 client id with a kept session.
+#[test]
+fn invalid_configuration_is_refused() {
+    type Edit = fn(&mut Config<'static>);
+    let cases: [(ProtocolVersion, Edit); 5] = [
+        (V5, |c| {
+            c.will = Some(Will {
+                topic: "w/+",
+                payload: b"",
+                qos: QoS::AtMostOnce,
+                retain: false,
+                delay_interval: 0,
+                properties: &[],
+            })
+        }),
+        (V311, |c| c.properties = &[Property::UserProperty("k", "v")]),
+        (V311, |c| c.password = Some(b"secret")),
+        (V311, |c| {
+            c.client_id = "";
+            c.clean_start = false;
+        }),
+        (V311, |c| {
+            c.will = Some(Will {
+                topic: "w",
+                payload: b"",
+                qos: QoS::AtMostOnce,
+                retain: false,
+                delay_interval: 5,
+                properties: &[],
+            })
+        }),
+    ];
+    for (i, (v, edit)) in cases.into_iter().enumerate() {
+        let mut c = cfg(v);
+        edit(&mut c);
+        let r = Sess::new(&c, ArenaStore::new(), [0; RX_CAP]);
+        assert!(r.is_err(), "case {i} accepted");
+    }
+}
+
+/// [MQTT-3.1.2-23] (3.1.1) [MQTT-3.1.2-20] (5.0) also while a PINGRESP is awaited: with
+/// a Keep Alive (5 s) shorter than the ping timeout (10 s by default), the client still
+/// sends something at least every Keep Alive, or has closed the connection by then.
+fn keepalive_gap_while_waiting_for_pingresp(v: ProtocolVersion) {
+    let mut c = cfg(v);
+    c.keep_alive = 5;
+    let mut t = Script::new(&c);
+    t.establish();
+    t.advance_to(ms(5_000));
+    t.expect_sent(&[Packet::PingReq]);
+    let mut last_send = t.now;
+    while t.s.state() == ConnState::Connected {
+        let due = t.s.poll_timeout().expect("a deadline while connected");
+        assert!(
+            due <= last_send + Duration::from_secs(5),
+            "next deadline {due:?}, {:?} after the last packet sent, while connected",
+            due - last_send
+        );
+        t.advance_to(due);
+        if !t.take_sent().is_empty() {
+            last_send = t.now;
+        }
+    }
+}
+
+#[test]
+#[ignore = "bug: with Keep Alive 5 s and the default 10 s ping timeout the client sends nothing for 10 s after PINGREQ while still connected (handle_timeout: ping deadline = now + ping_timeout; refresh_keepalive suspends the keepalive timer while a ping is out)"]
+fn keepalive_gap_while_waiting_for_pingresp_v311() {
+    keepalive_gap_while_waiting_for_pingresp(V311);
+}
+
+#[test]
+#[ignore = "bug: with Keep Alive 5 s and the default 10 s ping timeout the client sends nothing for 10 s after PINGREQ while still connected (handle_timeout: ping deadline = now + ping_timeout; refresh_keepalive suspends the keepalive timer while a ping is out)"]
+fn keepalive_gap_while_waiting_for_pingresp_v5() {
+    keepalive_gap_while_waiting_for_pingresp(V5);
+}

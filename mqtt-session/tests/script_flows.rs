@@ -995,3 +995,83 @@ fn resubscribe_too_large_keeps_other_records_v5() {
     t.server(puback(1));
     t.expect_events(&[Ev::published(a)]);
 }
+
+/// Manual acks given while disconnected go out right after CONNACK when the session is
+/// resumed (the server still waits for them); when the server lost the session they are
+/// unknown (`Err(UnknownToken)`).
+fn manual_acks_given_offline(v: ProtocolVersion) {
+    for resumed in [true, false] {
+        let mut c = persistent_cfg(v);
+        c.manual_ack = true;
+        let mut t = Script::new(&c);
+        t.establish();
+        t.server_all(&[publish("m/1", b"", 1, 1), publish("m/2", b"", 2, 2)]);
+        let tokens: Vec<Token> = t
+            .take_events()
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Message(m) => m.ack,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tokens.len(), 2);
+        t.drop_transport();
+        assert_eq!(t.s.ack(tokens[0]), Ok(()));
+        assert_eq!(t.s.ack(tokens[1]), Ok(()));
+        t.drain();
+        t.expect_nothing_sent();
+        t.reconnect();
+        t.accept(resumed, &[]);
+        if resumed {
+            t.expect_sent(&[puback(1), pubrec(2)]);
+            t.server(pubrel(2));
+            t.expect_sent(&[pubcomp(2)]);
+        } else {
+            t.expect_nothing_sent();
+        }
+        assert_eq!(t.s.incoming_pending(), 0);
+    }
+}
+
+#[test]
+fn manual_acks_given_offline_v311() {
+    manual_acks_given_offline(V311);
+}
+
+#[test]
+fn manual_acks_given_offline_v5() {
+    manual_acks_given_offline(V5);
+}
+
+/// 5.0 §3.3.2.3.8: the Subscription Identifiers of an incoming PUBLISH reach the
+/// application with the message (and the routing helper finds the same filters).
+#[test]
+fn subscription_identifiers_reach_the_message_v5() {
+    let mut t = Script::new(&cfg(V5));
+    t.establish();
+    t.s.subscribe(
+        t.now,
+        &[sub("s/+", QoS::AtLeastOnce)],
+        &[Property::SubscriptionIdentifier(42)],
+    )
+    .unwrap();
+    t.drain();
+    t.take_sent();
+    t.server(suback(1, &[ReasonCode::GrantedQoS1]));
+    t.take_events();
+    t.server(publish_pkt(
+        false,
+        1,
+        3,
+        false,
+        "s/x",
+        &[Property::SubscriptionIdentifier(42)],
+        b"v",
+    ));
+    let mut m = Msg::new("s/x", b"v", QoS::AtLeastOnce);
+    m.subscription_ids = vec![42];
+    t.expect_events(&[Ev::Message(m)]);
+    let mut ids = Vec::new();
+    t.s.for_each_match("s/x", &mut |_, _, id| ids.push(id));
+    assert_eq!(ids, [Some(42)]);
+}

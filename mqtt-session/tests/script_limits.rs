@@ -1106,8 +1106,21 @@ fn bytewise_input_equals_whole(v: ProtocolVersion) {
         "{:?}",
         whole.1
     );
+    // The zero-copy path: read straight into the session's buffer.
+    let direct = run_transcript(v, &|t, b| {
+        let mut rest = b;
+        while !rest.is_empty() {
+            let space = t.s.read_buffer();
+            let n = space.len().min(rest.len()).min(5);
+            space[..n].copy_from_slice(&rest[..n]);
+            t.s.handle_read(t.now, n);
+            rest = &rest[n..];
+            t.drain();
+        }
+    });
     assert_eq!(bytewise, whole);
     assert_eq!(chunked, whole);
+    assert_eq!(direct, whole);
 }
 
 #[test]
@@ -1118,4 +1131,61 @@ fn bytewise_input_equals_whole_v311() {
 #[test]
 fn bytewise_input_equals_whole_v5() {
     bytewise_input_equals_whole(V5);
+}
+
+/// A PUBLISH of `total` bytes exactly (QoS 1, id `id`).
+fn publish_of_size(v: ProtocolVersion, total: usize, id: u16) -> Vec<u8> {
+    let mut payload = vec![0x42u8; total];
+    loop {
+        let p = publish("big", &payload, 1, id);
+        let len = p.encoded_len(v).unwrap();
+        assert!(
+            len >= total,
+            "cannot make a PUBLISH of exactly {total} bytes"
+        );
+        if len == total {
+            return encode_all(v, &[p]);
+        }
+        payload.truncate(payload.len() - (len - total));
+    }
+}
+
+/// Packets of exactly our maximum size (the receive buffer), back to back in one read,
+/// are all delivered and acknowledged; one byte more is refused (0x95).
+fn packets_of_the_maximum_size(v: ProtocolVersion) {
+    let mut t = Script::new(&cfg(v));
+    t.establish();
+    let mut chunk = Vec::new();
+    for id in 1..=3 {
+        chunk.extend(publish_of_size(v, RX_CAP, id));
+    }
+    t.server_bytes(&chunk);
+    t.expect_sent(&[puback(1), puback(2), puback(3)]);
+    let events = t.take_events();
+    assert_eq!(events.len(), 3);
+    for e in events {
+        let Ev::Message(m) = e else { panic!("{e:?}") };
+        assert_eq!(m.topic, "big");
+        assert!(m.payload.iter().all(|b| *b == 0x42));
+    }
+    t.server_bytes(&publish_of_size(v, RX_CAP + 1, 4));
+    expect_peer_fault(
+        &mut t,
+        ReasonCode::PacketTooLarge,
+        PeerFault::Malformed(DecodeError::PacketTooLarge {
+            size: RX_CAP as u32 + 1,
+            max: RX_CAP as u32,
+        }),
+        1,
+    );
+}
+
+#[test]
+fn packets_of_the_maximum_size_v311() {
+    packets_of_the_maximum_size(V311);
+}
+
+#[test]
+fn packets_of_the_maximum_size_v5() {
+    packets_of_the_maximum_size(V5);
 }
