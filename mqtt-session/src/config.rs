@@ -37,7 +37,8 @@ pub struct Config<'a> {
     pub client_id: &'a str,
     /// Keep alive in seconds (default 30; 0 turns keepalive and half-open detection off).
     pub keep_alive: u16,
-    /// How long to wait for PINGRESP before declaring the connection dead (default 10 s).
+    /// How long to wait for PINGRESP before declaring the connection dead (default 10 s;
+    /// never longer than the keepalive interval, so no gap exceeds Keep Alive).
     pub ping_timeout: Duration,
     /// How long to wait for the transport and then CONNACK (default 10 s).
     pub connect_timeout: Duration,

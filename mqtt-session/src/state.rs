@@ -503,7 +503,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         }
         if Timers::expired(self.timers.keepalive, now) && self.state == ConnState::Connected {
             self.stage(Packet::PingReq);
-            self.timers.ping = Some(now + self.settings.ping_timeout);
+            // Capped at the keepalive interval, so the gap between packets we send never
+            // exceeds Keep Alive while we wait [MQTT-3.1.2-23].
+            self.timers.ping = Some(now + self.settings.ping_timeout.min(self.link.keep_alive));
             self.refresh_keepalive();
         }
     }
