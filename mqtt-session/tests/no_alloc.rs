@@ -3,27 +3,13 @@
 //!
 //! The count comes from a counting `#[global_allocator]` in this test binary alone,
 //! counting per thread so that tests running in parallel do not disturb each other.
-//! Implementing `GlobalAlloc` takes `unsafe`, which the workspace lint table forbids in
-//! every target (`unsafe_code = "forbid"`, and `forbid` cannot be allowed locally). So
-//! the allocator is compiled only with `--cfg mqtt_alloc_count`, together with either
-//! that lint at `deny` in the workspace table (the libraries keep their own
-//! `#![forbid(unsafe_code)]`), or lints capped for that one build, in its own target
-//! directory so the normal build is untouched:
-//!
-//! ```text
-//! CARGO_TARGET_DIR=target/alloc-count RUSTFLAGS="--cfg mqtt_alloc_count --cap-lints=warn" \
-//!     cargo test -p mqtt-session --test no_alloc -- --include-ignored
-//! ```
-//!
-//! Without it the workloads still run (they must work, allocation or not), and the
-//! zero-allocation assertions report themselves ignored.
-#![allow(unexpected_cfgs)]
-#![cfg_attr(mqtt_alloc_count, allow(unsafe_code))]
+//! Implementing `GlobalAlloc` takes `unsafe`: the workspace lint table denies it, the
+//! libraries forbid it in their own crate roots, and this test binary alone allows it.
+#![allow(unsafe_code)]
 
 mod common;
 use common::*;
 
-#[cfg(mqtt_alloc_count)]
 mod counting {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
@@ -68,14 +54,6 @@ mod counting {
     /// Allocations made by this thread so far.
     pub fn allocations() -> usize {
         ALLOCATIONS.with(|c| c.get())
-    }
-}
-
-/// Without the counting allocator: no count (the assertions are ignored).
-#[cfg(not(mqtt_alloc_count))]
-mod counting {
-    pub fn allocations() -> usize {
-        0
     }
 }
 
@@ -274,10 +252,6 @@ fn steady_state_workloads_run() {
 
 /// Publishing at QoS 0, 1 and 2 after connect allocates nothing.
 #[test]
-#[cfg_attr(
-    not(mqtt_alloc_count),
-    ignore = "needs the counting allocator: build with --cfg mqtt_alloc_count (see the file's doc)"
-)]
 fn steady_state_publish_allocates_nothing() {
     for v in BOTH {
         let (allocations, seen) = publish_workload(v);
@@ -290,10 +264,6 @@ fn steady_state_publish_allocates_nothing() {
 
 /// Receiving QoS 0, 1 and 2 messages after connect allocates nothing.
 #[test]
-#[cfg_attr(
-    not(mqtt_alloc_count),
-    ignore = "needs the counting allocator: build with --cfg mqtt_alloc_count (see the file's doc)"
-)]
 fn steady_state_receive_allocates_nothing() {
     for v in BOTH {
         let (allocations, seen) = receive_workload(v);
@@ -306,10 +276,6 @@ fn steady_state_receive_allocates_nothing() {
 
 /// The counter itself works: a heap allocation in the measured window is seen.
 #[test]
-#[cfg_attr(
-    not(mqtt_alloc_count),
-    ignore = "needs the counting allocator: build with --cfg mqtt_alloc_count (see the file's doc)"
-)]
 fn counting_allocator_counts() {
     let before = counting::allocations();
     let v = std::hint::black_box(vec![1u8; 16]);
