@@ -186,7 +186,9 @@ pub enum Event<'a> {
         /// The server's reason code (always `Success` in 3.1.1).
         reason_code: ReasonCode,
     },
-    /// A SUBACK: one code per filter, in order.
+    /// A SUBACK: one code per filter, in order. After the server lost our session the
+    /// session subscribes again to every remembered filter by itself; those SUBACKs
+    /// (and any `Lost` for them) carry tokens the session made, which no caller holds.
     Subscribed {
         /// The subscribe.
         token: Token,

@@ -1207,13 +1207,22 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             let OutState::Pending { dup } = e.state else {
                 if e.state == OutState::RelPending {
                     // Resend PUBREL after reconnect [MQTT-4.4.0-1].
-                    if pos + 4 > out.len() {
-                        first_unsent.get_or_insert(i);
-                        break;
+                    // Built from the packet id alone (4 bytes), so it never depends on
+                    // the stored record being there.
+                    let rel = PacketId::new(e.pid).map(|id| Packet::PubRel(Ack::new(id)));
+                    let dst = out.get_mut(pos..).unwrap_or_default();
+                    match rel.map(|p| p.encode(self.settings.version, dst)) {
+                        Some(Ok(n)) => pos += n,
+                        Some(Err(_)) => {
+                            first_unsent.get_or_insert(i);
+                            if pos == 0 {
+                                self.first_pending = i;
+                                return Err(4);
+                            }
+                            break;
+                        }
+                        None => {}
                     }
-                    pos += self
-                        .write_record(Key::Out(e.seq), out, pos, false, None)
-                        .unwrap_or(0);
                     self.set_state(i, OutState::AwaitComp);
                 }
                 i += 1;
