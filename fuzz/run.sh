@@ -53,6 +53,7 @@ echo "== fuzz: ${targets[*]} for ${seconds}s each (toolchain $FUZZ_TOOLCHAIN, sa
 seed_dirs() {
     case "$1" in
         roundtrip) seeds=(fuzz/seeds/roundtrip) ;;
+        session) seeds=(fuzz/seeds/session) ;;
         *) seeds=(fuzz/seeds/v4 fuzz/seeds/v5) ;;
     esac
 }

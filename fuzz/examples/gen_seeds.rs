@@ -12,7 +12,7 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds"));
-    for dir in ["v4", "v5", "roundtrip"] {
+    for dir in ["v4", "v5", "roundtrip", "session"] {
         let dir = out.join(dir);
         std::fs::create_dir_all(&dir)?;
         for entry in std::fs::read_dir(&dir)? {

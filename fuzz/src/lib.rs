@@ -1,5 +1,6 @@
-//! Invariants of the `mqtt-proto` codec, checked by the libFuzzer targets in
-//! `fuzz_targets/` and, over the committed seeds and regression inputs, by
+//! Invariants of the `mqtt-proto` codec and of the `mqtt-session` state machine
+//! ([`session`]), checked by the libFuzzer targets in `fuzz_targets/` and, over the
+//! committed seeds and regression inputs, by
 //! `cargo test --manifest-path fuzz/Cargo.toml --lib` (stable, no libFuzzer needed).
 //!
 //! Every check panics when an invariant breaks; libFuzzer reports the panic as a crash
@@ -18,6 +19,7 @@
 //!   either round-trips in that version or fails with a version error.
 
 pub mod seeds;
+pub mod session;
 
 use mqtt_proto::{
     Decoded, Decoder, EncodeError, Frame, List, Needed, OwnedPacket, Packet, Properties, Property,
@@ -74,12 +76,13 @@ pub fn run_target(name: &str, data: &[u8]) {
         "decode_v4" => decode_v4(data),
         "decode_v5" => decode_v5(data),
         "roundtrip" => roundtrip(data),
+        "session" => session::run(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }
 
 /// Names of every fuzz target.
-pub const TARGETS: [&str; 3] = ["decode_v4", "decode_v5", "roundtrip"];
+pub const TARGETS: [&str; 4] = ["decode_v4", "decode_v5", "roundtrip", "session"];
 
 /// Decodes packet after packet from `stream` and checks each with [`check_packet`],
 /// stopping at the first incomplete or malformed one.

@@ -5,7 +5,9 @@
 //! - `v4/NN-type[-variant].bin`: one raw 3.1.1 packet per file (the 3.1 CONNECT too);
 //! - `v5/NN-type[-variant].bin`: one raw 5.0 packet per file;
 //! - `roundtrip/{v4,v5}-....bin`: the same packets behind the byte that selects their
-//!   version for the `roundtrip` target ([`crate::version_byte`]).
+//!   version for the `roundtrip` target ([`crate::version_byte`]);
+//! - `session/NN-....bin`: operation sequences for the `session` target
+//!   ([`crate::session::seed_inputs`]).
 //!
 //! The unit tests check that the committed files equal what this module builds, and that
 //! every seed decodes whole, as its type, and passes the targets' invariants.
@@ -542,6 +544,9 @@ pub fn files() -> Vec<(String, Vec<u8>)> {
         let mut bytes = vec![crate::version_byte(s.version)];
         bytes.extend_from_slice(&s.bytes);
         files.push((format!("roundtrip/{}-{}.bin", s.dir, s.name), bytes));
+    }
+    for (name, bytes) in crate::session::seed_inputs() {
+        files.push((format!("session/{name}.bin"), bytes));
     }
     files
 }
