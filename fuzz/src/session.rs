@@ -129,22 +129,13 @@ pub struct KnownBug {
 }
 
 /// Open session bugs (see [`KnownBug`]).
-pub const KNOWN_BUGS: &[KnownBug] = &[
-    KnownBug {
-        id: "auth-over-max-packet-size",
-        file: "auth-over-max-packet-size.bin",
-        what: "auth()/reauthenticate() queue an AUTH larger than the server's Maximum Packet \
+pub const KNOWN_BUGS: &[KnownBug] = &[KnownBug {
+    id: "auth-over-max-packet-size",
+    file: "auth-over-max-packet-size.bin",
+    what: "auth()/reauthenticate() queue an AUTH larger than the server's Maximum Packet \
            Size and poll_transmit sends it [MQTT-3.2.2-15]; other packets are refused with \
            Error::PacketTooLarge",
-    },
-    KnownBug {
-        id: "pubrel-resend-tiny-buffer",
-        file: "pubrel-resend-tiny-buffer.bin",
-        what: "after a reconnect with Session Present, a PUBREL to resend and a transmit buffer \
-           under 4 bytes make poll_transmit return Ok(0) (nothing due) instead of Err(4): \
-           the PUBREL and every operation queued behind it stall",
-    },
-];
+}];
 
 /// True when libFuzzer should let the known bug `id` pass (never on the stable replay).
 fn tolerated(id: &str) -> bool {
@@ -1834,7 +1825,7 @@ impl Driver {
         // 0 means nothing is due, whatever the buffer size.
         if self.tx_size < PROBE {
             let sent = self.transmit(PROBE, ops);
-            if sent > 0 && !(self.tx_size < 4 && tolerated("pubrel-resend-tiny-buffer")) {
+            if sent > 0 {
                 self.fail(
                     ops,
                     format!(

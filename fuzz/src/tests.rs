@@ -238,10 +238,3 @@ fn replay_session_regression(file: &str) {
 fn session_regression_auth_over_max_packet_size() {
     replay_session_regression("auth-over-max-packet-size.bin");
 }
-
-/// Open bug (session::KNOWN_BUGS): with the fix, remove the `ignore` and the entry there.
-#[test]
-#[ignore = "open mqtt-session bug: a PUBREL resend with a transmit buffer under 4 bytes gives Ok(0), stalling the outbox"]
-fn session_regression_pubrel_resend_tiny_buffer() {
-    replay_session_regression("pubrel-resend-tiny-buffer.bin");
-}
