@@ -1,1 +1,14 @@
-//! Test support shared by the cross-crate tests: the broker model and the seeded link.
+//! Test support shared by the cross-crate tests: the broker model, the seeded link and
+//! the deterministic simulation.
+//!
+//! - [`broker`]: an in-process sans-IO MQTT broker model (3.1.1 and 5.0) that also checks
+//!   the client's protocol obligations.
+//! - [`link`]: a seeded, faulty link between one client `Session` and the broker, on
+//!   virtual time.
+//! - [`sim`]: the per-seed simulation and its invariants (`tests/simulation.rs` runs it).
+//! - [`wire`]: owned packet summaries and a stream decoder used by all three.
+
+pub mod broker;
+pub mod link;
+pub mod sim;
+pub mod wire;
