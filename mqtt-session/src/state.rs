@@ -900,6 +900,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         });
         let v = self.settings.version;
         let len = packet.encoded_len(v)?;
+        // Never over the server's limit [MQTT-3.2.2-15] (known once connected).
+        if self.state == ConnState::Connected && len as u64 > u64::from(self.link.max_packet_size) {
+            return Err(Error::PacketTooLarge { size: len, max: self.link.max_packet_size });
+        }
         self.store
             .put_with(Key::Auth, len, &mut |dst| {
                 let _ = packet.encode(v, dst);
