@@ -54,7 +54,9 @@ pub struct Config<'a> {
     pub receive_maximum: u16,
     /// The largest packet we accept (default: the receive buffer's size).
     pub maximum_packet_size: Option<u32>,
-    /// Topic aliases the server may use towards us (5.0; default 16).
+    /// Topic aliases the server may use towards us (5.0; default 16). At each connection the
+    /// session reserves a 64-byte store record per alias, using at most half of the store's
+    /// free room, and announces only as many as it reserved.
     pub topic_alias_maximum: u16,
     /// Topic aliases we assign to our own publishes, at most (5.0; default 16, and never
     /// above the server's Topic Alias Maximum [MQTT-3.2.2-17]). Repeated topics then

@@ -57,6 +57,9 @@ pub enum PeerFault {
     TopicAliasInvalid(u16),
     /// An empty topic with an alias we have no mapping for.
     TopicAliasUnknown(u16),
+    /// A topic bound to an alias is longer than the record reserved for it and the store
+    /// has no room to keep it: a limit of ours, reported with 0x83.
+    TopicAliasNotKept(u16),
     /// A SUBACK/UNSUBACK whose code count differs from the request's filter count.
     AckCountMismatch,
     /// A server DISCONNECT with a Session Expiry Interval [MQTT-3.14.2-2].
@@ -72,6 +75,7 @@ impl PeerFault {
             PeerFault::Malformed(e) => e.reason_code(),
             PeerFault::ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
             PeerFault::TopicAliasInvalid(_) => ReasonCode::TopicAliasInvalid,
+            PeerFault::TopicAliasNotKept(_) => ReasonCode::ImplementationSpecificError,
             _ => ReasonCode::ProtocolError,
         }
     }

@@ -209,7 +209,9 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
 
     /// Publishes a message. QoS 1/2 return a token reported by [`Event::Published`] or
     /// [`Event::Lost`]; they queue while disconnected or while the server's Receive
-    /// Maximum is used up, and go out in order.
+    /// Maximum is used up, and go out in order. QoS 0 has no token: one queued offline
+    /// (`queue_qos0_offline`) that the next server cannot take (too large, QoS or retain
+    /// unsupported) is dropped without an event, as "at most once" allows.
     pub fn publish(
         &mut self,
         now: Instant,

@@ -45,6 +45,10 @@ use crate::timer::Timers;
 pub(crate) const TX_STAGING: usize = 128;
 /// Room kept free in the staging buffer before another received packet is processed.
 const TX_RESERVE: usize = 16;
+/// Bytes reserved per incoming topic alias; a longer topic bound to an alias may not be kept.
+const ALIAS_RESERVE: usize = 64;
+/// First byte of a reserved, still unbound alias record (never valid UTF-8).
+const UNBOUND: u8 = 0xFF;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
 const EVENT_QUEUE: usize = 8;
 
@@ -210,6 +214,11 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
     next_pid: u16,
     /// Next subscription record to send again after a session loss.
     resubscribe_from: Option<u32>,
+    /// Incoming topic aliases announced on this connection (records reserved for them).
+    alias_in: u16,
+    /// QoS 1 ids carried over from the last connection (manual ack): the server's DUP of
+    /// such a message may cross our PUBACK and is then acknowledged, not delivered again.
+    crossing: heapless::Vec<u16, IN>,
     /// A connection was accepted before (in this process, or in the one `restore` follows),
     /// so remembered subscriptions are the server's to lose.
     connected_before: bool,
@@ -306,6 +315,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             next_pid: 1,
             resubscribe_from: None,
             connected_before: false,
+            crossing: heapless::Vec::new(),
+            alias_in: 0,
             discard_rx: false,
         })
     }
@@ -466,6 +477,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         self.timers.connect = Some(self.now + self.settings.connect_timeout);
         // Topic aliases never carry over to a new connection [MQTT-3.3.2-7].
         self.clear_keys(|k| matches!(k, Key::TopicAlias(_) | Key::OutAlias(_)));
+        self.reserve_aliases();
     }
 
     /// The adapter saw the transport close or fail.
@@ -566,6 +578,29 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             at,
             attempt: self.attempts,
         });
+    }
+
+    /// Reserves a record per incoming topic alias, leaving at least half of the store's
+    /// free room to operations, and announces only what it reserved: a correct server is
+    /// then never refused for want of room, and aliases never starve publishes.
+    fn reserve_aliases(&mut self) {
+        self.alias_in = 0;
+        let want = usize::from(self.settings.topic_alias_maximum);
+        if want == 0 {
+            return;
+        }
+        let (records, bytes) = self.store.room();
+        let fit = (records / 2).min(bytes / 2 / ALIAS_RESERVE).min(want) as u16;
+        for a in 1..=fit {
+            if self
+                .store
+                .put(Key::TopicAlias(a), &[UNBOUND; ALIAS_RESERVE])
+                .is_err()
+            {
+                break;
+            }
+            self.alias_in = a;
+        }
     }
 
     /// A connection that stayed up `stable_after` resets the backoff; called as it ends.
@@ -902,7 +937,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         let len = packet.encoded_len(v)?;
         // Never over the server's limit [MQTT-3.2.2-15] (known once connected).
         if self.state == ConnState::Connected && len as u64 > u64::from(self.link.max_packet_size) {
-            return Err(Error::PacketTooLarge { size: len, max: self.link.max_packet_size });
+            return Err(Error::PacketTooLarge {
+                size: len,
+                max: self.link.max_packet_size,
+            });
         }
         self.store
             .put_with(Key::Auth, len, &mut |dst| {
@@ -1152,7 +1190,22 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             c.client_id = id;
         }
         c.clean_start = !self.expects_session;
-        let packet = Packet::Connect(c);
+        // Announce the topic aliases actually reserved for this connection.
+        let mut props: heapless::Vec<Property<'_>, 24> = heapless::Vec::new();
+        for p in c
+            .properties
+            .iter()
+            .filter(|p| !matches!(p, Property::TopicAliasMaximum(_)))
+        {
+            let _ = props.push(p);
+        }
+        if self.alias_in > 0 {
+            let _ = props.push(Property::TopicAliasMaximum(self.alias_in));
+        }
+        let packet = Packet::Connect(Connect {
+            properties: Properties::new(&props),
+            ..c
+        });
         match packet.encode(v, out) {
             Ok(n) => Ok(n),
             Err(mqtt_proto::EncodeError::BufferTooSmall { required }) => Err(required),
@@ -1220,7 +1273,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                         Some(Err(_)) => {
                             first_unsent.get_or_insert(i);
                             if pos == 0 {
-                                self.first_pending = i;
+                                self.first_pending = first_unsent.unwrap_or(i);
                                 return Err(4);
                             }
                             break;
@@ -1249,7 +1302,13 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             };
             let len = self.store.get(key).map_or(0, |r| r.len());
             if len == 0 {
-                self.set_state(i, OutState::Lost(LossReason::Discarded));
+                // A resubscribe whose filter the caller unsubscribed meanwhile: nothing to
+                // send and nobody to tell. Any other operation lost its packet: report it.
+                let state = match e.kind {
+                    OutKind::Resubscribe { .. } => OutState::Done,
+                    _ => OutState::Lost(LossReason::Discarded),
+                };
+                self.set_state(i, state);
                 i += 1;
                 continue;
             }
@@ -1268,7 +1327,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             if pos + len > out.len() {
                 first_unsent.get_or_insert(i);
                 if pos == 0 {
-                    self.first_pending = i;
+                    self.first_pending = first_unsent.unwrap_or(i);
                     return Err(len);
                 }
                 break;
@@ -1305,6 +1364,17 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
 
     fn set_state(&mut self, i: usize, state: OutState) {
         if let Some(e) = self.out.get_mut(i) {
+            // A QoS 0 message has no token: one the server cannot take is dropped, as
+            // "at most once" allows, and nothing is reported.
+            let state = match (state, e.kind) {
+                (OutState::Lost(_), OutKind::Publish(QoS::AtMostOnce)) => {
+                    if let Some(key) = e.own_record() {
+                        self.store.remove(key);
+                    }
+                    OutState::Done
+                }
+                (s, _) => s,
+            };
             if matches!(state, OutState::Lost(_)) {
                 self.lost_pending += 1;
                 if let Some(key) = e.own_record() {
@@ -1574,6 +1644,16 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     fn resume(&mut self, session_present: bool) {
         let resend_new = self.settings.resend_on_session_loss;
         let mut lost = 0;
+        if !session_present {
+            // Resubscribes of an earlier loss are queued afresh below, once each.
+            for e in self.out.iter_mut() {
+                if matches!(e.kind, OutKind::Resubscribe { .. })
+                    && !matches!(e.state, OutState::Lost(_))
+                {
+                    e.state = OutState::Done;
+                }
+            }
+        }
         for e in self.out.iter_mut() {
             let publish = e.is_acked_publish();
             e.state = match (e.state, session_present) {
@@ -1612,6 +1692,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         }
         // Resent PUBRELs keep holding quota on the new connection [MQTT-4.9.0-2].
         self.inflight_pub = self.out.iter().filter(|e| e.holds_quota()).count() as u16;
+        self.crossing.clear();
         self.first_pending = 0;
         if !session_present {
             // The server has none of our incoming QoS 2 state either.
@@ -1623,7 +1704,17 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 self.resubscribe_from = Some(0);
             }
         } else {
-            // Manual acks that were due on the old connection go out now.
+            // QoS 1 messages carried over from the last connection: the server resends them
+            // (DUP) and may do so after our PUBACK for one has already left (acked offline,
+            // or just after this reconnect). Such a DUP is acknowledged, not delivered again.
+            self.crossing = self
+                .inbox
+                .iter()
+                .filter(|e| {
+                    e.qos == QoS::AtLeastOnce && matches!(e.stage, InStage::AwaitApp { .. })
+                })
+                .map(|e| e.pid)
+                .collect();
             self.flush_inbox_acks();
         }
     }
@@ -1633,12 +1724,17 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         let topic = p.topic;
         let mut alias_topic = false;
         if let Some(alias) = p.properties.topic_alias() {
-            if alias == 0 || alias > self.settings.topic_alias_maximum {
+            if alias == 0 || alias > self.alias_in {
                 self.fault(PeerFault::TopicAliasInvalid(alias));
                 return None;
             }
             if topic.is_empty() {
-                if self.store.get(Key::TopicAlias(alias)).is_none() {
+                let bound = self
+                    .store
+                    .get(Key::TopicAlias(alias))
+                    .and_then(|r| r.first())
+                    .is_some_and(|&b| b != UNBOUND);
+                if !bound {
                     self.fault(PeerFault::TopicAliasUnknown(alias));
                     return None;
                 }
@@ -1648,8 +1744,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 .put(Key::TopicAlias(alias), topic.as_bytes())
                 .is_err()
             {
-                // Cannot remember it: refuse rather than misroute later messages.
-                self.fault(PeerFault::TopicAliasInvalid(alias));
+                // A topic longer than the reserved record, and no room to grow it: our
+                // limit, not the server's fault (0x83), rather than misroute later messages.
+                self.fault(PeerFault::TopicAliasNotKept(alias));
                 return None;
             }
         }
@@ -1660,7 +1757,19 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             QosPid::AtLeastOnce(id) | QosPid::ExactlyOnce(id) => {
                 let pid = id.get();
                 let qos = p.qos.qos();
-                if let Some(e) = self.inbox.iter().find(|e| e.pid == pid) {
+                if let Some(k) = self.crossing.iter().position(|&c| c == pid) {
+                    self.crossing.swap_remove(k);
+                    if p.dup && qos == QoS::AtLeastOnce {
+                        // The DUP crossed our PUBACK for the same message: that PUBACK
+                        // answers it, and the application already has it. A second PUBACK
+                        // could acknowledge a new message the server has since given this
+                        // id; a new message never arrives first with DUP [MQTT-3.3.1-1].
+                        return None;
+                    }
+                }
+                // The same id at another QoS is a new message (a stale entry of a replaced
+                // session): a QoS 1 PUBLISH is always answered with PUBACK [MQTT-4.3.2-4].
+                if let Some(e) = self.inbox.iter().find(|e| e.pid == pid && e.qos == qos) {
                     // A duplicate of a message still in progress: never delivered twice
                     // [MQTT-4.3.3-10]; QoS 2 gets its PUBREC again once it is due.
                     if e.stage == InStage::AwaitPubRel {
@@ -1799,10 +1908,14 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         };
         let token = self.complete(i)?;
         self.pop_done();
-        Some(Outcome::Published {
-            token,
-            reason_code: a.reason_code,
-        })
+        // 0x92 answers a PUBREL the server already completed (its PUBCOMP was lost with a
+        // connection): "not an error during recovery" (5.0 §3.7.2.1). The PUBREC we had
+        // means it was delivered.
+        let reason_code = match a.reason_code {
+            ReasonCode::PacketIdentifierNotFound => ReasonCode::Success,
+            rc => rc,
+        };
+        Some(Outcome::Published { token, reason_code })
     }
 
     fn on_pubrel(&mut self, a: Ack<'_>) {

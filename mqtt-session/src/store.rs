@@ -59,6 +59,11 @@ pub trait Store {
     fn for_each_key(&self, f: &mut dyn FnMut(Key));
     /// Whether a record of `len` bytes would fit now.
     fn has_room(&self, len: usize) -> bool;
+    /// Free records and free bytes, as far as the store knows (unbounded by default).
+    /// The session reserves part of it for incoming topic aliases at each connection.
+    fn room(&self) -> (usize, usize) {
+        (usize::MAX, usize::MAX)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -203,6 +208,9 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
     fn has_room(&self, len: usize) -> bool {
         !self.slots.is_full() && self.used() + len <= BYTES
     }
+    fn room(&self) -> (usize, usize) {
+        (N - self.slots.len(), BYTES - self.used())
+    }
 }
 
 /// A growable store on the heap, bounded only by `max_bytes`.
@@ -267,5 +275,8 @@ impl Store for VecStore {
     }
     fn has_room(&self, len: usize) -> bool {
         self.used + len <= self.max_bytes
+    }
+    fn room(&self) -> (usize, usize) {
+        (usize::MAX, self.max_bytes - self.used)
     }
 }
