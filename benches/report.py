@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Markdown table of the `codec` criterion benchmarks (python3 standard library only).
+"""Markdown tables of the criterion benchmarks (python3 standard library only).
 
 Reads every `<criterion dir>/**/new/estimates.json` (median point estimate) together with
-the `benchmark.json` beside it (group / function / parameter ids), and prints
+the `benchmark.json` beside it (group / function / parameter ids), and prints, for the
+benchmarks found:
 
-    packet | op | mqtt-proto median | rumqttc median | memcpy | rumqttc/ours ratio
+- `codec` bench: packet | op | mqtt-proto median | rumqttc median | memcpy | rumqttc/ours ratio
+- `session` bench: case | mqtt-session median | mqtt-session (VecStore) | rumqttc MqttState
+  median | rumqttc/ours ratio, per protocol version
 
-followed by a check of each performance target.
+each followed by a check of its performance targets.
 
 Usage: python3 benches/report.py [CRITERION_DIR]
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else <workspace>/target/criterion.
@@ -35,6 +38,28 @@ ENCODE_MAX_NS = {"publish_64": 10.0}
 # PUBLISH decode is "independent of payload size" if 4 KiB costs at most this much more.
 PAYLOAD_INDEPENDENCE_TOLERANCE = 1.25
 
+# The `session` bench: groups (protocol versions), cases and implementations.
+SESSION_GROUPS = {"session_v311": "3.1.1", "session_v5": "5.0"}
+SESSION_CASES = [
+    "publish_qos0",
+    "publish_qos1",
+    "publish_qos2",
+    "receive_qos0",
+    "receive_qos1",
+    "receive_qos2",
+]
+SESSION_CASE_LABEL = {
+    "publish_qos0": "publish QoS 0 (publish + transmit)",
+    "publish_qos1": "publish QoS 1 cycle (+ PUBACK in, Published)",
+    "publish_qos2": "publish QoS 2 cycle (+ PUBREC in, PUBREL out, PUBCOMP in, Published)",
+    "receive_qos0": "receive QoS 0 (PUBLISH in, Message)",
+    "receive_qos1": "receive QoS 1 (PUBLISH in, Message, PUBACK out)",
+    "receive_qos2": "receive QoS 2 (+ PUBREC out, PUBREL in, PUBCOMP out)",
+}
+SESSION_IMPLS = ["mqtt-session", "mqtt-session-vec", "rumqttc"]
+# Ceilings (ns) for mqtt-session with the ArenaStore, in every protocol version.
+SESSION_MAX_NS = {"publish_qos0": 100.0, "publish_qos1": 300.0}
+
 
 def criterion_dir() -> Path:
     if len(sys.argv) > 1:
@@ -54,7 +79,7 @@ def load(root: Path) -> dict:
             continue
         meta = json.loads(meta_path.read_text())
         key = (meta.get("group_id"), meta.get("function_id"), meta.get("value_str"))
-        if key[0] not in OPS:
+        if key[0] not in OPS and key[0] not in SESSION_GROUPS:
             continue
         medians[key] = json.loads(est.read_text())["median"]["point_estimate"]
     return medians
@@ -76,7 +101,16 @@ def main() -> int:
     if not medians:
         print(f"no criterion results under {root}", file=sys.stderr)
         return 1
+    if any(k[0] in OPS for k in medians):
+        codec_report(medians)
+    if any(k[0] in SESSION_GROUPS for k in medians):
+        if any(k[0] in OPS for k in medians):
+            print()
+        session_report(medians)
+    return 0
 
+
+def codec_report(medians: dict) -> None:
     def get(op, packet, impl):
         return medians.get((op, packet, impl))
 
@@ -142,7 +176,53 @@ def main() -> int:
             verdict(ours <= limit, f"encode {packet} {fmt_time(ours)} (target <= ~{limit:.0f} ns)")
     print()
     print(f"{sum(verdicts)} of {len(verdicts)} targets met.")
-    return 0
+
+
+def session_report(medians: dict) -> None:
+    def get(group, case, impl):
+        return medians.get((group, case, impl))
+
+    print(
+        "| version | case | mqtt-session median | mqtt-session (VecStore) | "
+        "rumqttc MqttState median | rumqttc/ours ratio |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for group, version in SESSION_GROUPS.items():
+        for case in SESSION_CASES:
+            ours, vec, theirs = (get(group, case, i) for i in SESSION_IMPLS)
+            if ours is None and vec is None and theirs is None:
+                continue
+            ratio = f"{theirs / ours:.1f}x" if ours and theirs else "n/a"
+            print(
+                f"| {version} | {SESSION_CASE_LABEL[case]} | {fmt_time(ours)} | "
+                f"{fmt_time(vec)} | {fmt_time(theirs)} | {ratio} |"
+            )
+
+    print()
+    print(
+        "Times are criterion medians per iteration; mqtt-session is "
+        "`Session<ArenaStore<64, 16384>, [u8; 4096], 32, 32>`, the VecStore column the same "
+        "with `VecStore`; rumqttc is 0.25.1's `MqttState` (`v5::MqttState` for 5.0) plus its "
+        "codec into/out of reused `BytesMut`s. Ratio = rumqttc median / mqtt-session (ArenaStore) "
+        "median (above 1: mqtt-session is faster)."
+    )
+    print()
+    print("Targets: < 100 ns per QoS 0 publish, < 300 ns per QoS 1 cycle (ArenaStore).")
+    print()
+    verdicts = []
+    for group, version in SESSION_GROUPS.items():
+        for case, limit in SESSION_MAX_NS.items():
+            ours = get(group, case, "mqtt-session")
+            if ours is None:
+                continue
+            ok = ours < limit
+            verdicts.append(ok)
+            print(
+                f"- {'met' if ok else '**MISSED**'}: {version} {case} {fmt_time(ours)} "
+                f"(target < {limit:.0f} ns)"
+            )
+    print()
+    print(f"{sum(verdicts)} of {len(verdicts)} targets met.")
 
 
 if __name__ == "__main__":
