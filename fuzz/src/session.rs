@@ -46,7 +46,8 @@
 //!    only once per delivered token.
 //! 8. Events are used before the next call and borrow nothing stale: every `Message`
 //!    equals (topic after alias resolution, payload, QoS, retain, DUP) a PUBLISH fed on
-//!    this connection, in order; a QoS 2 message is not delivered twice before its PUBREL.
+//!    this connection, in order; a QoS 2 message is not delivered again while its id awaits
+//!    PUBREL [MQTT-4.3.3-9/10].
 //!    `Connected` follows an accepted CONNACK and repeats its Session Present.
 //! 9. Time: after `handle_timeout(now)` has been drained, `poll_timeout()` is not in the
 //!    past (strictly in the future unless the reconnect jitter allows a zero delay); a
@@ -129,16 +130,11 @@ pub struct KnownBug {
 }
 
 /// Open session bugs (see [`KnownBug`]).
-pub const KNOWN_BUGS: &[KnownBug] = &[KnownBug {
-    id: "auth-over-max-packet-size",
-    file: "auth-over-max-packet-size.bin",
-    what: "auth()/reauthenticate() queue an AUTH larger than the server's Maximum Packet \
-           Size and poll_transmit sends it [MQTT-3.2.2-15]; other packets are refused with \
-           Error::PacketTooLarge",
-}];
+pub const KNOWN_BUGS: &[KnownBug] = &[];
 
-/// True when libFuzzer should let the known bug `id` pass (never on the stable replay).
-fn tolerated(id: &str) -> bool {
+/// True when libFuzzer should let the known bug `id` pass (never on the stable replay). A
+/// check guarded by `!tolerated("id")` names its entry in [`KNOWN_BUGS`].
+pub fn tolerated(id: &str) -> bool {
     cfg!(fuzzing) && KNOWN_BUGS.iter().any(|b| b.id == id)
 }
 
@@ -876,7 +872,8 @@ struct Driver {
 
     delivered_acks: Vec<Token>,
     app_acked: HashSet<Token>,
-    awaiting_app: HashMap<u16, Token>,
+    /// Manual ack: (id, QoS) of messages delivered and not yet acknowledged by `ack`.
+    awaiting_app: HashMap<(u16, QoS), Token>,
     qos2_delivered: HashSet<u16>,
     server_q1: HashSet<u16>,
     server_q2: HashSet<u16>,
@@ -891,6 +888,8 @@ struct Driver {
     trace: bool,
     /// `Stopped` came and no `connect()` since.
     stopped: bool,
+    /// The transmit buffer, reused.
+    txbuf: Vec<u8>,
     ping_timeout: u64,
     connect_timeout: u64,
 }
@@ -954,6 +953,7 @@ impl Driver {
             stats: Stats::default(),
             trace: std::env::var_os("MQTT_FUZZ_TRACE").is_some(),
             stopped: false,
+            txbuf: Vec::new(),
             ping_timeout: config.ping_timeout.as_millis(),
             connect_timeout: config.connect_timeout.as_millis(),
         })
@@ -1763,7 +1763,14 @@ impl Driver {
                 self.qos2_delivered.remove(&pid);
             }
             Packet::PubComp(a) => {
-                self.mirror_free(a.packet_id.get(), &[IdKind::Pub2], a.reason_code, true)
+                let pid = a.packet_id.get();
+                // 0x92 answers a resent PUBREL the server had completed: after a PUBREC the
+                // session reports that as delivered (5.0 3.7.2.1, "not an error during
+                // recovery").
+                if a.reason_code == ReasonCode::PacketIdentifierNotFound {
+                    self.mirror_free(pid, &[IdKind::Pub2], ReasonCode::Success, true);
+                }
+                self.mirror_free(pid, &[IdKind::Pub2], a.reason_code, true)
             }
             Packet::SubAck(a) => self.mirror_free(
                 a.packet_id.get(),
@@ -1839,9 +1846,14 @@ impl Driver {
     }
 
     fn transmit(&mut self, size: usize, ops: &[Op]) -> usize {
-        let mut buf = vec![0u8; size];
+        // One buffer, reused (taken out so the output can be checked with `&mut self`).
+        let mut buf = std::mem::take(&mut self.txbuf);
+        buf.resize(buf.len().max(size), 0);
+        // Poisoned, so bytes claimed but not written show up as garbage.
+        buf[..size].fill(0xee);
         let now = self.now();
-        match self.s.poll_transmit(now, &mut buf) {
+        let r = self.s.poll_transmit(now, &mut buf[..size]);
+        let sent = match r {
             Ok(n) => {
                 if n > size {
                     self.fail(ops, format!("poll_transmit wrote {n} into {size} bytes"));
@@ -1856,10 +1868,11 @@ impl Driver {
                         format!("poll_transmit asked for {required} bytes with {size} given"),
                     );
                 }
-                let mut big = vec![0u8; required];
-                match self.s.poll_transmit(now, &mut big) {
+                buf.resize(buf.len().max(required), 0);
+                buf[..required].fill(0xee);
+                match self.s.poll_transmit(now, &mut buf[..required]) {
                     Ok(n) if n > 0 && n <= required => {
-                        self.on_output(&big[..n], ops);
+                        self.on_output(&buf[..n], ops);
                         n
                     }
                     other => self.fail(
@@ -1870,7 +1883,9 @@ impl Driver {
                     ),
                 }
             }
-        }
+        };
+        self.txbuf = buf;
+        sent
     }
 
     // ----- events -------------------------------------------------------------------------
@@ -2099,17 +2114,18 @@ impl Driver {
                 ),
             );
         }
-        let in_progress = |d: &Self, pid: u16| {
-            d.awaiting_app.contains_key(&pid) || d.qos2_delivered.contains(&pid)
+        // A QoS 2 message whose id is delivered and not yet released (PUBREL) is never
+        // delivered again [MQTT-4.3.3-9/10]: at least one candidate must be outside that set.
+        let q2_open = |d: &Self, i: usize| {
+            let c = &d.mirror.candidates[i];
+            c.qos == QoS::ExactlyOnce && d.qos2_delivered.contains(&c.pid)
         };
-        let fresh: Vec<usize> = matching
+        let allowed: Vec<usize> = matching
             .iter()
             .copied()
-            .filter(|&i| {
-                qos == QoS::AtMostOnce || !in_progress(self, self.mirror.candidates[i].pid)
-            })
+            .filter(|&i| !q2_open(self, i))
             .collect();
-        if fresh.is_empty() {
+        if allowed.is_empty() {
             let pids: Vec<u16> = matching
                 .iter()
                 .map(|&i| self.mirror.candidates[i].pid)
@@ -2117,14 +2133,28 @@ impl Driver {
             self.fail(
                 ops,
                 format!(
-                    "{qos:?} message delivered again while its id (one of {pids:?}) is still in \
-                     progress"
+                    "QoS 2 message delivered again while its id (one of {pids:?}) awaits PUBREL"
                 ),
             );
         }
-        let chosen = fresh[0];
+        // Attribution: the session skips ids still in its inbox; prefer candidates outside
+        // the model's (a subset of it), and trust the id only if the pool agrees on it.
+        let preferred: Vec<usize> = allowed
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let c = &self.mirror.candidates[i];
+                !self.awaiting_app.contains_key(&(c.pid, c.qos))
+            })
+            .collect();
+        let pool = if preferred.is_empty() {
+            allowed
+        } else {
+            preferred
+        };
+        let chosen = pool[0];
         let pid = self.mirror.candidates[chosen].pid;
-        let unambiguous = fresh.iter().all(|&i| self.mirror.candidates[i].pid == pid);
+        let unambiguous = pool.iter().all(|&i| self.mirror.candidates[i].pid == pid);
         self.mirror.candidates.drain(..=chosen);
         let wants_token = self.manual && qos != QoS::AtMostOnce;
         match ack {
@@ -2132,7 +2162,7 @@ impl Driver {
                 self.new_token(t, Kind::Message, ops);
                 self.delivered_acks.push(t);
                 if unambiguous {
-                    self.awaiting_app.insert(pid, t);
+                    self.awaiting_app.insert((pid, qos), t);
                 }
             }
             None if !wants_token => {}
@@ -2219,7 +2249,6 @@ impl Driver {
         }
         if let Some(l) = limits
             && raw.len() as u64 > u64::from(l.max_packet_size)
-            && !(matches!(p, Packet::Auth(_)) && tolerated("auth-over-max-packet-size"))
         {
             self.fail(
                 ops,
@@ -2240,17 +2269,17 @@ impl Driver {
             Packet::PubAck(a) | Packet::PubRec(a) => {
                 let pid = a.packet_id.get();
                 let (set, qos) = if matches!(p, Packet::PubAck(_)) {
-                    (&self.server_q1, 1)
+                    (&self.server_q1, QoS::AtLeastOnce)
                 } else {
-                    (&self.server_q2, 2)
+                    (&self.server_q2, QoS::ExactlyOnce)
                 };
                 if !set.contains(&pid) {
                     self.fail(
                         ops,
-                        format!("{name} {pid} without a QoS {qos} PUBLISH {pid} fed"),
+                        format!("{name} {pid} without a {qos:?} PUBLISH {pid} fed"),
                     );
                 }
-                if let Some(t) = self.awaiting_app.get(&pid) {
+                if let Some(t) = self.awaiting_app.get(&(pid, qos)) {
                     self.fail(ops, format!("{name} {pid} before ack({t:?})"));
                 }
             }

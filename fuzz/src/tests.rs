@@ -93,8 +93,8 @@ fn seeds_hold_the_invariants_of_every_target() {
 }
 
 /// Inputs that once broke an invariant live in `fuzz/regressions/<target>/`; each must now
-/// pass, except the open session bugs of `session::KNOWN_BUGS` (replayed by the ignored
-/// tests below).
+/// pass, except the open session bugs of `session::KNOWN_BUGS` (each replayed by an
+/// ignored test until fixed).
 #[test]
 fn regressions_pass() {
     let root = fuzz_dir().join("regressions");
@@ -225,16 +225,4 @@ fn known_session_bugs_have_inputs() {
     for b in session::KNOWN_BUGS {
         assert!(root.join(b.file).is_file(), "{}: missing {}", b.id, b.file);
     }
-}
-
-fn replay_session_regression(file: &str) {
-    let path = fuzz_dir().join("regressions").join("session").join(file);
-    session::run(&std::fs::read(&path).unwrap());
-}
-
-/// Open bug (session::KNOWN_BUGS): with the fix, remove the `ignore` and the entry there.
-#[test]
-#[ignore = "open mqtt-session bug: reauthenticate() sends an AUTH over the server's Maximum Packet Size"]
-fn session_regression_auth_over_max_packet_size() {
-    replay_session_regression("auth-over-max-packet-size.bin");
 }
