@@ -21,7 +21,8 @@
 //! - Persistent sessions: subscriptions, queued and unacknowledged outgoing messages
 //!   (resent with DUP, PUBREL resent, in order, on resumption) and incoming QoS 2 ids.
 //! - Acks (and everything queued behind them, in order) are held back a random time up
-//!   to `max_ack_delay` before they reach the transport, as a busy broker would.
+//!   to `max_ack_delay` before they reach the transport, as a busy broker would; PINGRESP
+//!   up to `slow_pingresp`.
 //! - [`Broker::restart`] drops every connection and keeps or loses every session.
 //!
 //! # What it checks (client obligations), recorded as [`Violation`]s
@@ -65,6 +66,8 @@ pub struct BrokerConfig {
     pub v3_max_inflight: u16,
     /// Acks are held back a random time in `0..=max_ack_delay`.
     pub max_ack_delay: Duration,
+    /// PINGRESP is held back a random time in `0..=slow_pingresp` (a busy or slow server).
+    pub slow_pingresp: Duration,
     /// How many topic aliases the broker uses towards a 5.0 client that allows them.
     pub aliases_to_client: u16,
     /// 5.0: PUBLISH to topics starting with this prefix is refused (Not Authorized).
@@ -82,6 +85,7 @@ impl Default for BrokerConfig {
             server_keep_alive: None,
             v3_max_inflight: 20,
             max_ack_delay: Duration::ZERO,
+            slow_pingresp: Duration::ZERO,
             aliases_to_client: 0,
             deny_prefix: None,
             seed: 0,
@@ -791,8 +795,13 @@ impl Broker {
                 | Pkt::SubAck { .. }
                 | Pkt::UnsubAck { .. }
         );
-        let delay = if is_ack && self.cfg.max_ack_delay > Duration::ZERO {
-            Duration::from_millis(self.rng.below(self.cfg.max_ack_delay.as_millis() + 1))
+        let max = match pkt {
+            Pkt::PingResp => self.cfg.slow_pingresp,
+            _ if is_ack => self.cfg.max_ack_delay,
+            _ => Duration::ZERO,
+        };
+        let delay = if max > Duration::ZERO {
+            Duration::from_millis(self.rng.below(max.as_millis() + 1))
         } else {
             Duration::ZERO
         };

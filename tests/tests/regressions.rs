@@ -408,9 +408,14 @@ fn manual_ack_given_offline_does_not_double_count_the_dup() {
         b"second",
     ));
     let ev = c.take_events();
+    // (The events include the test's own transport drop above; only a fault counts.)
     assert!(
-        !ev.iter()
-            .any(|e| matches!(e, SimEvent::ConnectionLost { .. })),
+        !ev.iter().any(|e| matches!(
+            e,
+            SimEvent::ConnectionLost {
+                reason: ConnectionError::ProtocolViolation { .. }
+            }
+        )),
         "a correct server was disconnected: {ev:?}"
     );
 }
@@ -596,4 +601,50 @@ fn resubscribes_pending_from_an_earlier_loss_are_not_duplicated() {
         "events for tokens the caller never got: {foreign:?}"
     );
     assert_eq!(subscribes_a, 1, "SUBSCRIBEs for a/#: {sent:?}");
+}
+
+/// manual-ack-resume-double-count, online variant: the caller acks a message of the previous
+/// connection right after the reconnect, before the server's DUP resend of it arrives. The
+/// PUBACK and the DUP cross; the server's next message is legal.
+#[test]
+#[ignore = "bug: a manual ack crossing the server's DUP resend after a reconnect makes the session fault a correct server with ReceiveMaximumExceeded"]
+fn manual_ack_crossing_the_dup_after_reconnect_does_not_double_count() {
+    let mut cfg = config(ProtocolVersion::V5);
+    cfg.manual_ack = true;
+    let mut c: Client<VecStore, 8, 1> = Client::new(&cfg, VecStore::new(1 << 16));
+    c.connect(connack(false));
+    c.recv(&publish(QoS::AtLeastOnce, 1, false, "in/1", None, b"first"));
+    let ack = c
+        .take_events()
+        .iter()
+        .find_map(|e| match e {
+            SimEvent::Message { ack, .. } => *ack,
+            _ => None,
+        })
+        .expect("a manual-ack token");
+    c.down();
+    c.connect(connack(true));
+    c.s.ack(ack).expect("ack after the reconnect");
+    c.drain();
+    assert!(c.take_sent().contains(&Pkt::PubAck(1, ReasonCode::Success)));
+    c.recv(&publish(QoS::AtLeastOnce, 1, true, "in/1", None, b"first"));
+    c.recv(&publish(
+        QoS::AtLeastOnce,
+        2,
+        false,
+        "in/2",
+        None,
+        b"second",
+    ));
+    let ev = c.take_events();
+    // (The events include the test's own transport drop above; only a fault counts.)
+    assert!(
+        !ev.iter().any(|e| matches!(
+            e,
+            SimEvent::ConnectionLost {
+                reason: ConnectionError::ProtocolViolation { .. }
+            }
+        )),
+        "a correct server was disconnected: {ev:?}"
+    );
 }

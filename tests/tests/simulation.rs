@@ -89,6 +89,7 @@ fn simulation_seeds() {
                             t.connections += o.connections;
                             t.session_losses += o.session_losses;
                             t.blackholes += o.blackholes;
+                            t.degraded += o.degraded;
                         }
                         Err(_) => {
                             let f = match run(seed, trace_len()) {
@@ -104,7 +105,7 @@ fn simulation_seeds() {
     });
     let t = totals.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
-        "{count} seeds from {start} in {:.1} s on {threads} threads: {} steps, {} virtual s, {} messages published ({} QoS 1/2), {} deliveries, {} lost, {} connections, {} broker session losses, {} blackholes",
+        "{count} seeds from {start} in {:.1} s on {threads} threads: {} steps, {} virtual s, {} messages published ({} QoS 1/2), {} deliveries, {} lost, {} connections, {} broker session losses, {} blackholes, {} runs without liveness checks",
         t0.elapsed().as_secs_f64(),
         t.steps,
         t.virtual_ms / 1000,
@@ -114,7 +115,8 @@ fn simulation_seeds() {
         t.lost,
         t.connections,
         t.session_losses,
-        t.blackholes
+        t.blackholes,
+        t.degraded
     );
     let mut failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     failures.sort_by_key(|f| f.seed);
