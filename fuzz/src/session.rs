@@ -831,6 +831,8 @@ struct Mirror {
     buf: Vec<u8>,
     dead: bool,
     first_connack: Option<Limits>,
+    /// The Topic Alias Maximum our CONNECT announced on this connection.
+    alias_max: u16,
     aliases: HashMap<u16, String>,
     candidates: VecDeque<Candidate>,
 }
@@ -1709,12 +1711,13 @@ impl Driver {
             }
             Packet::Publish(x) => {
                 let alias = x.properties.topic_alias();
+                // An alias outside what our CONNECT announced is refused by the session: such a
+                // PUBLISH can match no Message.
                 let topic = match alias {
+                    Some(a) if a == 0 || a > self.mirror.alias_max => None,
                     Some(a) if x.topic.is_empty() => self.mirror.aliases.get(&a).cloned(),
                     Some(a) => {
-                        if a >= 1 && a <= self.our_alias_max {
-                            self.mirror.aliases.insert(a, x.topic.to_owned());
-                        }
+                        self.mirror.aliases.insert(a, x.topic.to_owned());
                         Some(x.topic.to_owned())
                     }
                     None => Some(x.topic.to_owned()),
@@ -2264,6 +2267,25 @@ impl Driver {
                 if c.protocol != self.v {
                     self.fail(ops, format!("CONNECT for {:?}", c.protocol));
                 }
+                // Limits we announce stay within the configuration and our capacities.
+                let aliases = c.properties.topic_alias_maximum().unwrap_or(0);
+                let rm = c.properties.receive_maximum().unwrap_or(u16::MAX);
+                let mps = c.properties.maximum_packet_size().unwrap_or(u32::MAX);
+                if self.v.is_v5()
+                    && (aliases > self.our_alias_max
+                        || usize::from(rm) > self.our_rm
+                        || mps > self.rx_max)
+                {
+                    self.fail(
+                        ops,
+                        format!(
+                            "CONNECT announces aliases {aliases}, Receive Maximum {rm}, Maximum \
+                             Packet Size {mps} over ours ({}, {}, {})",
+                            self.our_alias_max, self.our_rm, self.rx_max
+                        ),
+                    );
+                }
+                self.mirror.alias_max = aliases;
             }
             Packet::Publish(x) => self.client_publish(&x, conn_id, limits, ops),
             Packet::PubAck(a) | Packet::PubRec(a) => {
