@@ -5,6 +5,7 @@
 //! `#[ignore = "bug: ..."]` while its bug is open: `cargo test -p mqtt-tests --test
 //! regressions -- --ignored` shows them failing; a fix makes one pass, then drop its
 //! `ignore` (and the matching tolerance in `mqtt_tests::sim::KNOWN_BUGS`, by the same id).
+//! The tests without `ignore` guard bugs already fixed (commit named in each).
 
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, Subscription, SubscriptionOptions};
 use mqtt_session::{
@@ -249,11 +250,10 @@ fn first_connect_sends_a_pending_subscribe_once() {
     );
 }
 
-/// pubcomp-0x92-in-recovery: the server completed the QoS 2 exchange and forgot the id, its
+/// Fixed in 554eb48 (found by the simulation): the server completed the QoS 2 exchange and forgot the id, its
 /// PUBCOMP was lost with the connection; the PUBREL resent on resumption gets PUBCOMP 0x92,
 /// "not an error during recovery" (MQTT 5.0 §3.7.2.1). The message was delivered exactly once.
 #[test]
-#[ignore = "bug: PUBCOMP 0x92 answering a PUBREL resent on resumption is reported as a refused publish"]
 fn pubcomp_not_found_after_resent_pubrel_is_success() {
     let mut c: Client<VecStore, 8, 4> =
         Client::new(&config(ProtocolVersion::V5), VecStore::new(1 << 16));
@@ -289,10 +289,9 @@ fn pubcomp_not_found_after_resent_pubrel_is_success() {
     );
 }
 
-/// qos0-offline-lost-token: `publish` returned `Ok(None)` for a QoS 0 message queued offline;
+/// Fixed in 554eb48 (found by the simulation): `publish` returned `Ok(None)` for a QoS 0 message queued offline;
 /// no event may name a token the caller never got.
 #[test]
-#[ignore = "bug: a queued QoS 0 message too large for the server is reported Lost under a token publish never returned"]
 fn queued_qos0_too_large_reports_no_unknown_token() {
     let mut cfg = config(ProtocolVersion::V5);
     cfg.queue_qos0_offline = true;
@@ -310,10 +309,9 @@ fn queued_qos0_too_large_reports_no_unknown_token() {
     );
 }
 
-/// alias-store-full: the server binds topic alias 1, within the Topic Alias Maximum the client
+/// Fixed in 554eb48 (found by the simulation): the server binds topic alias 1, within the Topic Alias Maximum the client
 /// announced, while the client's store is full of queued publishes. The server is correct.
 #[test]
-#[ignore = "bug: with a full store the session rejects a valid topic alias and disconnects a correct server with TopicAliasInvalid"]
 fn valid_topic_alias_with_a_full_store_is_no_protocol_error() {
     let mut cfg = config(ProtocolVersion::V5);
     cfg.topic_alias_maximum = 4;
@@ -346,10 +344,9 @@ fn valid_topic_alias_with_a_full_store_is_no_protocol_error() {
     );
 }
 
-/// alias-records-starve-outbox: incoming alias records fill a small store; with nothing
+/// Fixed in 554eb48 (found by the simulation): incoming alias records fill a small store; with nothing
 /// outstanding, `Err(Full)` can never clear on this connection.
 #[test]
-#[ignore = "bug: topic alias records can take every store slot: publish returns Err(Full) with nothing outstanding, for the whole connection"]
 fn alias_records_do_not_starve_publishes() {
     let mut cfg = config(ProtocolVersion::V5);
     cfg.topic_alias_maximum = 16;
@@ -373,12 +370,11 @@ fn alias_records_do_not_starve_publishes() {
     assert!(r.is_ok(), "publish with nothing outstanding: {r:?}");
 }
 
-/// manual-ack-resume-double-count: the caller acks a QoS 1 message while offline; on resume
+/// Fixed in 554eb48 (found by the simulation): the caller acks a QoS 1 message while offline; on resume
 /// the PUBACK is flushed and the entry dropped, the server's DUP (sent before it got the
 /// PUBACK) is counted as a new message in flight, and the server's next message, legal since
 /// it has its PUBACK, overflows the client's own Receive Maximum.
 #[test]
-#[ignore = "bug: manual ack given offline + the server's crossing DUP resend make the session fault a correct server with ReceiveMaximumExceeded"]
 fn manual_ack_given_offline_does_not_double_count_the_dup() {
     let mut cfg = config(ProtocolVersion::V5);
     cfg.manual_ack = true;
@@ -462,11 +458,10 @@ fn protocol_violation_after_stable_connection_resets_backoff() {
     assert_eq!(attempt, Some(1), "{ev:?}");
 }
 
-/// skipped-blocked-publishes: a SUBSCRIBE queued behind a publish that waits for the server's
+/// Fixed in 554eb48 (found by the simulation): a SUBSCRIBE queued behind a publish that waits for the server's
 /// Receive Maximum does not fit the buffer once; the waiting publish must still go out when
 /// the quota frees.
 #[test]
-#[ignore = "bug: write_outbox's Err(len) for an entry behind flow-blocked publishes moves first_pending past them: they are never sent"]
 fn blocked_publish_is_sent_after_a_too_small_buffer() {
     let mut c: Client<VecStore, 8, 4> =
         Client::new(&config(ProtocolVersion::V5), VecStore::new(1 << 16));
@@ -532,12 +527,11 @@ fn lost_resubscribe_does_not_delete_another_operation() {
     let _ = LossReason::Discarded;
 }
 
-/// qos-mismatch-dedup: after a silent session replacement (the server's CONNACK with Session
+/// Fixed in 554eb48 (found by the simulation): after a silent session replacement (the server's CONNACK with Session
 /// Present 0 was lost, the next CONNACK says 1) the client keeps a QoS 2 id awaiting PUBREL
 /// that the new session reuses for a QoS 1 message. A QoS 1 PUBLISH is answered with PUBACK
 /// [MQTT-4.3.2-4], never with PUBREC.
 #[test]
-#[ignore = "bug: duplicate detection ignores QoS: a QoS 1 PUBLISH reusing a stale QoS 2 id is answered with PUBREC and never delivered"]
 fn qos1_publish_is_never_answered_with_pubrec() {
     let mut c: Client<VecStore, 8, 4> =
         Client::new(&config(ProtocolVersion::V5), VecStore::new(1 << 16));
@@ -556,12 +550,11 @@ fn qos1_publish_is_never_answered_with_pubrec() {
     );
 }
 
-/// resubscribe-bookkeeping (what 4c16466 left): the broker loses the session twice in a row;
+/// Fixed in 554eb48 (found by the simulation, the part of `resubscribe-bookkeeping` 4c16466 left): the broker loses the session twice in a row;
 /// the resubscribes queued after the first loss are still unanswered at the second. Each
 /// filter must be subscribed once on the new connection, and a filter the caller unsubscribed
 /// meanwhile must not surface as an event with a token the caller never got.
 #[test]
-#[ignore = "bug: resubscribes pending from an earlier session loss are sent twice, and a dropped one is reported Lost under a token the caller never got"]
 fn resubscribes_pending_from_an_earlier_loss_are_not_duplicated() {
     let mut c: Client<VecStore, 8, 4> =
         Client::new(&config(ProtocolVersion::V5), VecStore::new(1 << 16));
@@ -603,11 +596,10 @@ fn resubscribes_pending_from_an_earlier_loss_are_not_duplicated() {
     assert_eq!(subscribes_a, 1, "SUBSCRIBEs for a/#: {sent:?}");
 }
 
-/// manual-ack-resume-double-count, online variant: the caller acks a message of the previous
+/// Fixed in 554eb48 (found by the simulation), online variant: the caller acks a message of the previous
 /// connection right after the reconnect, before the server's DUP resend of it arrives. The
 /// PUBACK and the DUP cross; the server's next message is legal.
 #[test]
-#[ignore = "bug: a manual ack crossing the server's DUP resend after a reconnect makes the session fault a correct server with ReceiveMaximumExceeded"]
 fn manual_ack_crossing_the_dup_after_reconnect_does_not_double_count() {
     let mut cfg = config(ProtocolVersion::V5);
     cfg.manual_ack = true;
@@ -646,5 +638,32 @@ fn manual_ack_crossing_the_dup_after_reconnect_does_not_double_count() {
             }
         )),
         "a correct server was disconnected: {ev:?}"
+    );
+}
+
+/// stale-incoming-dedup (DUP): after a silent session replacement the client still holds a
+/// manual-ack entry for id 1 that the new session reuses for a new message, sent with DUP 0:
+/// a first attempt [MQTT-3.3.1-1], not a retransmission. It must be delivered; swallowing it
+/// loses it, and acking the stale token then acknowledges it to the server.
+#[test]
+#[ignore = "bug: incoming duplicate detection ignores DUP: a DUP=0 PUBLISH reusing a stale id is swallowed and its message lost"]
+fn first_attempt_publish_with_a_stale_id_is_delivered() {
+    let mut cfg = config(ProtocolVersion::V5);
+    cfg.manual_ack = true;
+    let mut c: Client<VecStore, 8, 4> = Client::new(&cfg, VecStore::new(1 << 16));
+    c.connect(connack(false));
+    c.recv(&publish(QoS::AtLeastOnce, 1, false, "in/1", None, b"old"));
+    c.down();
+    // The server lost the session and the CONNACK saying so; this one says it is present.
+    c.connect(connack(true));
+    c.take_events();
+    c.recv(&publish(QoS::AtLeastOnce, 1, false, "in/1", None, b"new"));
+    let delivered = c
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, SimEvent::Message { payload, .. } if payload == b"new"));
+    assert!(
+        delivered,
+        "a first-attempt PUBLISH was swallowed as a duplicate"
     );
 }
