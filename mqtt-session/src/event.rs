@@ -187,7 +187,8 @@ pub enum Event<'a> {
     Published {
         /// The publish.
         token: Token,
-        /// The server's reason code (always `Success` in 3.1.1).
+        /// The server's reason code (always `Success` in 3.1.1). A PUBCOMP 0x92 answering a
+        /// PUBREL resent on resumption reads as `Success`: the PUBREC came first (5.0 §3.7.2.1).
         reason_code: ReasonCode,
     },
     /// A SUBACK: one code per filter, in order. After the server lost our session the

@@ -47,8 +47,6 @@ pub(crate) const TX_STAGING: usize = 128;
 const TX_RESERVE: usize = 16;
 /// Bytes reserved per incoming topic alias; a longer topic bound to an alias may not be kept.
 const ALIAS_RESERVE: usize = 64;
-/// First byte of a reserved, still unbound alias record (never valid UTF-8).
-const UNBOUND: u8 = 0xFF;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
 const EVENT_QUEUE: usize = 8;
 
@@ -214,8 +212,15 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
     next_pid: u16,
     /// Next subscription record to send again after a session loss.
     resubscribe_from: Option<u32>,
-    /// Incoming topic aliases announced on this connection (records reserved for them).
+    /// Incoming topic aliases announced on this connection (room reserved for them).
     alias_in: u16,
+    /// How many of them the server has bound so far.
+    alias_bound: u16,
+    /// An AUTH record waits to be sent.
+    auth_due: bool,
+    /// Outgoing alias bindings were evicted on this connection: bind no new ones (the cache
+    /// would only fill the store again).
+    out_alias_evicted: bool,
     /// QoS 1 ids carried over from the last connection (manual ack): the server's DUP of
     /// such a message may cross our PUBACK and is then acknowledged, not delivered again.
     crossing: heapless::Vec<u16, IN>,
@@ -317,6 +322,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             connected_before: false,
             crossing: heapless::Vec::new(),
             alias_in: 0,
+            alias_bound: 0,
+            auth_due: false,
+            out_alias_evicted: false,
             discard_rx: false,
         })
     }
@@ -478,6 +486,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         // Topic aliases never carry over to a new connection [MQTT-3.3.2-7].
         self.clear_keys(|k| matches!(k, Key::TopicAlias(_) | Key::OutAlias(_)));
         self.reserve_aliases();
+        self.out_alias_evicted = false;
     }
 
     /// The adapter saw the transport close or fail.
@@ -580,27 +589,47 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         });
     }
 
-    /// Reserves a record per incoming topic alias, leaving at least half of the store's
-    /// free room to operations, and announces only what it reserved: a correct server is
-    /// then never refused for want of room, and aliases never starve publishes.
+    /// Reserves room (one record of `ALIAS_RESERVE` bytes) per incoming topic alias, at most
+    /// half of the store's free room, and announces only that many: operations must leave
+    /// the reserved room free, so a correct server is never refused for want of room, and
+    /// aliases never starve publishes. Nothing is written to the store until a bind.
     fn reserve_aliases(&mut self) {
-        self.alias_in = 0;
+        self.alias_bound = 0;
         let want = usize::from(self.settings.topic_alias_maximum);
-        if want == 0 {
-            return;
+        let (records, bytes) = self.store.room();
+        self.alias_in = (records / 2).min(bytes / 2 / ALIAS_RESERVE).min(want) as u16;
+    }
+
+    /// Whether a new operation record of `len` bytes leaves the room reserved for the
+    /// aliases the server may still bind on this connection.
+    fn leaves_alias_room(&self, len: usize) -> bool {
+        let unbound = usize::from(self.alias_in.saturating_sub(self.alias_bound));
+        if unbound == 0 {
+            return true;
         }
         let (records, bytes) = self.store.room();
-        let fit = (records / 2).min(bytes / 2 / ALIAS_RESERVE).min(want) as u16;
-        for a in 1..=fit {
-            if self
-                .store
-                .put(Key::TopicAlias(a), &[UNBOUND; ALIAS_RESERVE])
-                .is_err()
-            {
-                break;
-            }
-            self.alias_in = a;
+        records > unbound && bytes >= len.saturating_add(unbound * ALIAS_RESERVE)
+    }
+
+    /// Records an incoming QoS 2 id for a persistent store, when that leaves the room
+    /// reserved for topic aliases (the inbox tracks it either way).
+    fn persist_incoming_qos2(&mut self, pid: u16) {
+        if self.leaves_alias_room(0) {
+            let _ = self.store.put(Key::IncomingQos2(pid), &[]);
         }
+    }
+
+    /// Drops the outgoing topic alias bindings, a cache: operations come first. Without its
+    /// record an alias is simply not used again on this connection. True if any went.
+    fn evict_out_aliases(&mut self) -> bool {
+        let mut any = false;
+        self.store
+            .for_each_key(&mut |k| any |= matches!(k, Key::OutAlias(_)));
+        if any {
+            self.clear_keys(|k| matches!(k, Key::OutAlias(_)));
+            self.out_alias_evicted = true;
+        }
+        any
     }
 
     /// A connection that stayed up `stable_after` resets the backoff; called as it ends.
@@ -766,11 +795,20 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             });
         }
         let seq = self.next_seq;
-        self.store
-            .put_with(Key::Out(seq), len, &mut |dst| {
-                let _ = packet.encode(v, dst);
-            })
-            .map_err(|_| Error::Full)?;
+        let put = |core: &mut Self| {
+            if !core.leaves_alias_room(len) {
+                return Err(Error::Full);
+            }
+            core.store
+                .put_with(Key::Out(seq), len, &mut |dst| {
+                    let _ = packet.encode(v, dst);
+                })
+                .map_err(|_| Error::Full)
+        };
+        // The outgoing alias cache gives way to operations.
+        if put(self).is_err() && (!self.evict_out_aliases() || put(self).is_err()) {
+            return Err(Error::Full);
+        }
         self.next_seq = self.next_seq.wrapping_add(1);
         Ok(seq)
     }
@@ -822,10 +860,13 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             let key = Key::Subscription(sub_base.wrapping_add(i as u32));
             // Records are in the session's version: a resubscribe sends them as they are.
             if let Ok(len) = record.encoded_len(v) {
-                // A subscription that does not fit is still made, just not remembered.
-                let _ = self.store.put_with(key, len, &mut |dst| {
-                    let _ = record.encode(v, dst);
-                });
+                // A subscription that does not fit (beside the room kept for topic aliases)
+                // is still made, just not remembered.
+                if self.leaves_alias_room(len) {
+                    let _ = self.store.put_with(key, len, &mut |dst| {
+                        let _ = record.encode(v, dst);
+                    });
+                }
             }
         }
         self.next_sub_seq = sub_base.wrapping_add(filters.len() as u32);
@@ -946,7 +987,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             .put_with(Key::Auth, len, &mut |dst| {
                 let _ = packet.encode(v, dst);
             })
-            .map_err(|_| Error::Full)
+            .map_err(|_| Error::Full)?;
+        self.auth_due = true;
+        Ok(())
     }
 
     /// Rebuilds the outbox and inbox from records a persistent store kept across a
@@ -1098,7 +1141,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                         if let Some(m) = self.inbox.get_mut(i) {
                             m.stage = InStage::AwaitPubRel;
                         }
-                        let _ = self.store.put(Key::IncomingQos2(e.pid), &[]);
+                        self.persist_incoming_qos2(e.pid);
                         i += 1;
                     } else {
                         self.stage_ack(PacketType::PubAck, e.pid, ReasonCode::Success);
@@ -1163,6 +1206,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     }
 
     fn drain_tx(&mut self, out: &mut [u8]) -> usize {
+        if self.tx.is_empty() {
+            return 0;
+        }
         let n = self.tx.len().min(out.len());
         if let (Some(dst), Some(src)) = (out.get_mut(..n), self.tx.get(..n)) {
             dst.copy_from_slice(src);
@@ -1403,7 +1449,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
 
     /// Writes the pending AUTH record, if any, at `out[pos..]`.
     fn write_auth(&mut self, out: &mut [u8], pos: usize) -> Result<usize, usize> {
+        if !self.auth_due {
+            return Ok(pos);
+        }
         let Some(len) = self.store.get(Key::Auth).map(|r| r.len()) else {
+            self.auth_due = false;
             return Ok(pos);
         };
         if pos + len > out.len() {
@@ -1413,6 +1463,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             .write_record(Key::Auth, out, pos, false, None)
             .unwrap_or(0);
         self.store.remove(Key::Auth);
+        self.auth_due = false;
         Ok(pos + n)
     }
 
@@ -1444,7 +1495,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 _ => {}
             }
         }
-        let alias = known.or(free)?;
+        // A new binding only while it leaves the store's reserved room intact.
+        let may_bind = !self.out_alias_evicted && self.leaves_alias_room(p.topic.len());
+        let alias = known.or(free.filter(|_| may_bind))?;
         let topic_len = p.topic.len();
         let n = {
             // A scope, so the properties (which borrow the store) are dropped before `put`.
@@ -1729,25 +1782,32 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 return None;
             }
             if topic.is_empty() {
-                let bound = self
-                    .store
-                    .get(Key::TopicAlias(alias))
-                    .and_then(|r| r.first())
-                    .is_some_and(|&b| b != UNBOUND);
-                if !bound {
+                if self.store.get(Key::TopicAlias(alias)).is_none() {
                     self.fault(PeerFault::TopicAliasUnknown(alias));
                     return None;
                 }
                 alias_topic = true;
-            } else if self
-                .store
-                .put(Key::TopicAlias(alias), topic.as_bytes())
-                .is_err()
-            {
-                // A topic longer than the reserved record, and no room to grow it: our
-                // limit, not the server's fault (0x83), rather than misroute later messages.
-                self.fault(PeerFault::TopicAliasNotKept(alias));
-                return None;
+            } else {
+                let first_bind = self.store.get(Key::TopicAlias(alias)).is_none();
+                let mut bound = self
+                    .store
+                    .put(Key::TopicAlias(alias), topic.as_bytes())
+                    .is_ok();
+                if !bound && self.evict_out_aliases() {
+                    bound = self
+                        .store
+                        .put(Key::TopicAlias(alias), topic.as_bytes())
+                        .is_ok();
+                }
+                if !bound {
+                    // A topic longer than the room reserved for it, and none to spare: our
+                    // limit, not the server's fault (0x83), rather than misroute later ones.
+                    self.fault(PeerFault::TopicAliasNotKept(alias));
+                    return None;
+                }
+                if first_bind {
+                    self.alias_bound += 1;
+                }
             }
         }
         let manual = self.settings.manual_ack;
@@ -1769,13 +1829,21 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 }
                 // The same id at another QoS is a new message (a stale entry of a replaced
                 // session): a QoS 1 PUBLISH is always answered with PUBACK [MQTT-4.3.2-4].
-                if let Some(e) = self.inbox.iter().find(|e| e.pid == pid && e.qos == qos) {
-                    // A duplicate of a message still in progress: never delivered twice
-                    // [MQTT-4.3.3-10]; QoS 2 gets its PUBREC again once it is due.
-                    if e.stage == InStage::AwaitPubRel {
-                        self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success);
+                if let Some(k) = self.inbox.iter().position(|e| e.pid == pid && e.qos == qos) {
+                    let stage = self.inbox.get(k).map(|e| e.stage);
+                    if qos == QoS::AtLeastOnce && !p.dup {
+                        // A QoS 1 resend always carries DUP [MQTT-3.3.1-1]: this is a new
+                        // message reusing the id of a stale entry (a session the server
+                        // replaced); the stale one is dropped and this one delivered.
+                        self.remove_inbox(k);
+                    } else {
+                        // A duplicate of a message still in progress: never delivered twice
+                        // [MQTT-4.3.3-10]; QoS 2 gets its PUBREC again once it is due.
+                        if stage == Some(InStage::AwaitPubRel) {
+                            self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success);
+                        }
+                        return None;
                     }
-                    return None;
                 }
                 let needs_entry = manual || qos == QoS::ExactlyOnce;
                 if needs_entry {
@@ -1805,7 +1873,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                     if manual {
                         ack_token = Some(token);
                     } else {
-                        let _ = self.store.put(Key::IncomingQos2(pid), &[]);
+                        self.persist_incoming_qos2(pid);
                         self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success); // [MQTT-4.3.3-8]
                     }
                 } else {
