@@ -2,7 +2,6 @@
 //!
 //! Each test drives one `Session` by hand on virtual time, feeding server packets built
 //! with `mqtt_tests::wire::Pkt` and decoding what the client sends. A test is
-//! `#[ignore = "bug: ..."]` while its bug is open: `cargo test -p mqtt-tests --test
 //! regressions -- --ignored` shows them failing; a fix makes one pass, then drop its
 //! `ignore` (and the matching tolerance in `mqtt_tests::sim::KNOWN_BUGS`, by the same id).
 //! The tests without `ignore` guard bugs already fixed (commit named in each).
@@ -646,7 +645,6 @@ fn manual_ack_crossing_the_dup_after_reconnect_does_not_double_count() {
 /// a first attempt [MQTT-3.3.1-1], not a retransmission. It must be delivered; swallowing it
 /// loses it, and acking the stale token then acknowledges it to the server.
 #[test]
-#[ignore = "bug: incoming duplicate detection ignores DUP: a DUP=0 PUBLISH reusing a stale id is swallowed and its message lost"]
 fn first_attempt_publish_with_a_stale_id_is_delivered() {
     let mut cfg = config(ProtocolVersion::V5);
     cfg.manual_ack = true;
