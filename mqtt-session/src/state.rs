@@ -744,34 +744,22 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if !self.make_room() {
             return Err(Error::Full);
         }
-        // Allocate the id last-but-one so a failure leaves nothing behind.
-        let saved_pid = self.next_pid;
-        let pid = if qos == QoS::AtMostOnce {
-            0
-        } else {
-            self.alloc_pid().ok_or(Error::Full)?
-        };
-        let qos_pid = match (qos, PacketId::new(pid)) {
-            (QoS::AtLeastOnce, Some(id)) => QosPid::AtLeastOnce(id),
-            (QoS::ExactlyOnce, Some(id)) => QosPid::ExactlyOnce(id),
-            _ => QosPid::AtMostOnce,
-        };
-        let packet = Packet::Publish(Publish {
-            dup: false,
-            qos: qos_pid,
-            retain,
-            topic,
-            properties: Properties::new(properties),
-            payload,
-        });
-        let result = self.store_out(packet, connected);
-        let seq = match result {
-            Ok(seq) => seq,
-            Err(e) => {
-                self.next_pid = saved_pid;
-                return Err(e);
-            }
-        };
+        let (pid, seq) = self.store_new(qos != QoS::AtMostOnce, |id| {
+            let qos = match (qos, id) {
+                (QoS::AtLeastOnce, Some(id)) => QosPid::AtLeastOnce(id),
+                (QoS::ExactlyOnce, Some(id)) => QosPid::ExactlyOnce(id),
+                _ => QosPid::AtMostOnce,
+            };
+            let properties = Properties::new(properties);
+            Packet::Publish(Publish {
+                dup: false,
+                qos,
+                retain,
+                topic,
+                properties,
+                payload,
+            })
+        })?;
         let token = self.token();
         let entry = OutEntry {
             seq,
@@ -782,6 +770,34 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         };
         let _ = self.out.push_back(entry);
         Ok((qos != QoS::AtMostOnce).then_some(token))
+    }
+
+    /// Allocates a packet id (if `needs_id`), stores the packet `build` makes with it, and
+    /// gives the id back if storing fails: a refused command leaves the session unchanged.
+    /// Returns the id (0 for none) and the record's sequence number.
+    fn store_new<'p>(
+        &mut self,
+        needs_id: bool,
+        build: impl FnOnce(Option<PacketId>) -> Packet<'p>,
+    ) -> Result<(u16, u32), Error> {
+        let saved = self.next_pid;
+        let id = if needs_id {
+            Some(
+                self.alloc_pid()
+                    .and_then(PacketId::new)
+                    .ok_or(Error::Full)?,
+            )
+        } else {
+            None
+        };
+        let connected = self.state == ConnState::Connected;
+        match self.store_out(build(id), connected) {
+            Ok(seq) => Ok((id.map_or(0, PacketId::get), seq)),
+            Err(e) => {
+                self.next_pid = saved;
+                Err(e)
+            }
+        }
     }
 
     /// Encodes `packet` into the store under a new `Key::Out`, checking the server's limit.
@@ -827,22 +843,16 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if !self.make_room() {
             return Err(Error::Full);
         }
-        let saved_pid = self.next_pid;
-        let pid = self.alloc_pid().ok_or(Error::Full)?;
+        let (pid, seq) = self.store_new(true, |id| {
+            let packet_id = id.unwrap_or(PacketId::MIN);
+            let properties = Properties::new(properties);
+            Packet::Subscribe(Subscribe {
+                packet_id,
+                properties,
+                filters: mqtt_proto::List::new(filters),
+            })
+        })?;
         let id = PacketId::new(pid).ok_or(Error::Full)?;
-        let packet = Packet::Subscribe(Subscribe {
-            packet_id: id,
-            properties: Properties::new(properties),
-            filters: mqtt_proto::List::new(filters),
-        });
-        let connected = self.state == ConnState::Connected;
-        let seq = match self.store_out(packet, connected) {
-            Ok(seq) => seq,
-            Err(e) => {
-                self.next_pid = saved_pid;
-                return Err(e);
-            }
-        };
         // Remember each filter now (replacing an earlier one); SUBACK failures remove it.
         let sub_base = self.next_sub_seq;
         let sub_id = properties.iter().find_map(|p| match p {
@@ -899,22 +909,15 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if !self.make_room() {
             return Err(Error::Full);
         }
-        let saved_pid = self.next_pid;
-        let pid = self.alloc_pid().ok_or(Error::Full)?;
-        let id = PacketId::new(pid).ok_or(Error::Full)?;
-        let packet = Packet::Unsubscribe(mqtt_proto::Unsubscribe {
-            packet_id: id,
-            properties: Properties::new(properties),
-            filters: mqtt_proto::List::new(filters),
-        });
-        let connected = self.state == ConnState::Connected;
-        let seq = match self.store_out(packet, connected) {
-            Ok(seq) => seq,
-            Err(e) => {
-                self.next_pid = saved_pid;
-                return Err(e);
-            }
-        };
+        let (pid, seq) = self.store_new(true, |id| {
+            let packet_id = id.unwrap_or(PacketId::MIN);
+            let properties = Properties::new(properties);
+            Packet::Unsubscribe(mqtt_proto::Unsubscribe {
+                packet_id,
+                properties,
+                filters: mqtt_proto::List::new(filters),
+            })
+        })?;
         for f in filters {
             self.forget_subscription(f);
         }
