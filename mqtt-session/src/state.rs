@@ -716,7 +716,6 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         properties: &[Property<'_>],
     ) -> Result<Option<Token>, Error> {
         self.set_now(now);
-        let v = self.settings.version;
         let connected = self.state == ConnState::Connected;
         if qos == QoS::AtMostOnce && !connected && !self.settings.queue_qos0_offline {
             return Err(Error::NotConnected);
@@ -727,9 +726,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if connected && retain && !self.link.retain_available {
             return Err(Error::RetainNotSupported);
         }
-        if !v.is_v5() && !properties.is_empty() {
-            return Err(Error::NotInVersion);
-        }
+        self.v5_only(properties)?;
         if properties.iter().any(|p| {
             matches!(
                 p,
@@ -741,10 +738,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 mqtt_proto::PropertyId::SubscriptionIdentifier as u8,
             )));
         }
-        if !self.make_room() {
-            return Err(Error::Full);
-        }
-        let (pid, seq) = self.store_new(qos != QoS::AtMostOnce, |id| {
+        let kind = OutKind::Publish(qos);
+        let (token, _) = self.enqueue(kind, qos != QoS::AtMostOnce, |id| {
             let qos = match (qos, id) {
                 (QoS::AtLeastOnce, Some(id)) => QosPid::AtLeastOnce(id),
                 (QoS::ExactlyOnce, Some(id)) => QosPid::ExactlyOnce(id),
@@ -760,26 +755,31 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 payload,
             })
         })?;
-        let token = self.token();
-        let entry = OutEntry {
-            seq,
-            token,
-            pid,
-            kind: OutKind::Publish(qos),
-            state: OutState::Pending { dup: false },
-        };
-        let _ = self.out.push_back(entry);
         Ok((qos != QoS::AtMostOnce).then_some(token))
     }
 
-    /// Allocates a packet id (if `needs_id`), stores the packet `build` makes with it, and
-    /// gives the id back if storing fails: a refused command leaves the session unchanged.
-    /// Returns the id (0 for none) and the record's sequence number.
-    fn store_new<'p>(
+    /// Fails for 5.0 properties on an earlier version.
+    fn v5_only(&self, properties: &[Property<'_>]) -> Result<(), Error> {
+        if self.settings.version.is_v5() || properties.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::NotInVersion)
+        }
+    }
+
+    /// The shared body of publish, subscribe and unsubscribe: makes room, allocates a packet
+    /// id (if `needs_id`), stores the packet `build` makes with it, and queues the operation.
+    /// On any failure the id is given back and nothing changed. Returns the operation's
+    /// token and its packet id.
+    fn enqueue<'p>(
         &mut self,
+        kind: OutKind,
         needs_id: bool,
         build: impl FnOnce(Option<PacketId>) -> Packet<'p>,
-    ) -> Result<(u16, u32), Error> {
+    ) -> Result<(Token, Option<PacketId>), Error> {
+        if !self.make_room() {
+            return Err(Error::Full);
+        }
         let saved = self.next_pid;
         let id = if needs_id {
             Some(
@@ -791,13 +791,25 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             None
         };
         let connected = self.state == ConnState::Connected;
-        match self.store_out(build(id), connected) {
-            Ok(seq) => Ok((id.map_or(0, PacketId::get), seq)),
+        let seq = match self.store_out(build(id), connected) {
+            Ok(seq) => seq,
             Err(e) => {
                 self.next_pid = saved;
-                Err(e)
+                return Err(e);
             }
-        }
+        };
+        let token = self.token();
+        let pid = id.map_or(0, PacketId::get);
+        let state = OutState::Pending { dup: false };
+        // make_room() above guarantees the slot.
+        let _ = self.out.push_back(OutEntry {
+            seq,
+            token,
+            pid,
+            kind,
+            state,
+        });
+        Ok((token, id))
     }
 
     /// Encodes `packet` into the store under a new `Key::Out`, checking the server's limit.
@@ -837,14 +849,14 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     ) -> Result<Token, Error> {
         self.set_now(now);
         let v = self.settings.version;
-        if !v.is_v5() && !properties.is_empty() {
-            return Err(Error::NotInVersion);
-        }
-        if !self.make_room() {
-            return Err(Error::Full);
-        }
-        let (pid, seq) = self.store_new(true, |id| {
-            let packet_id = id.unwrap_or(PacketId::MIN);
+        self.v5_only(properties)?;
+        let sub_base = self.next_sub_seq;
+        let kind = OutKind::Subscribe {
+            count: filters.len() as u16,
+            sub_base,
+        };
+        let (token, id) = self.enqueue(kind, true, |id| {
+            let packet_id = id.unwrap_or(PacketId::MIN); // always Some: needs_id
             let properties = Properties::new(properties);
             Packet::Subscribe(Subscribe {
                 packet_id,
@@ -852,9 +864,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 filters: mqtt_proto::List::new(filters),
             })
         })?;
-        let id = PacketId::new(pid).ok_or(Error::Full)?;
+        let id = id.unwrap_or(PacketId::MIN);
         // Remember each filter now (replacing an earlier one); SUBACK failures remove it.
-        let sub_base = self.next_sub_seq;
         let sub_id = properties.iter().find_map(|p| match p {
             Property::SubscriptionIdentifier(i) => Some(*i),
             _ => None,
@@ -880,18 +891,6 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             }
         }
         self.next_sub_seq = sub_base.wrapping_add(filters.len() as u32);
-        let token = self.token();
-        let kind = OutKind::Subscribe {
-            count: filters.len() as u16,
-            sub_base,
-        };
-        let _ = self.out.push_back(OutEntry {
-            seq,
-            token,
-            pid,
-            kind,
-            state: OutState::Pending { dup: false },
-        });
         Ok(token)
     }
 
@@ -902,15 +901,12 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         properties: &[Property<'_>],
     ) -> Result<Token, Error> {
         self.set_now(now);
-        let v = self.settings.version;
-        if !v.is_v5() && !properties.is_empty() {
-            return Err(Error::NotInVersion);
-        }
-        if !self.make_room() {
-            return Err(Error::Full);
-        }
-        let (pid, seq) = self.store_new(true, |id| {
-            let packet_id = id.unwrap_or(PacketId::MIN);
+        self.v5_only(properties)?;
+        let kind = OutKind::Unsubscribe {
+            count: filters.len() as u16,
+        };
+        let (token, _) = self.enqueue(kind, true, |id| {
+            let packet_id = id.unwrap_or(PacketId::MIN); // always Some: needs_id
             let properties = Properties::new(properties);
             Packet::Unsubscribe(mqtt_proto::Unsubscribe {
                 packet_id,
@@ -921,17 +917,6 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         for f in filters {
             self.forget_subscription(f);
         }
-        let token = self.token();
-        let kind = OutKind::Unsubscribe {
-            count: filters.len() as u16,
-        };
-        let _ = self.out.push_back(OutEntry {
-            seq,
-            token,
-            pid,
-            kind,
-            state: OutState::Pending { dup: false },
-        });
         Ok(token)
     }
 
