@@ -1,0 +1,1 @@
+//! The blocking adapter: the session over `std::net::TcpStream` and rustls (being written).
