@@ -1,3 +1,20 @@
 //! What the std and tokio adapters share, so that each is written once: broker URLs,
-//! rustls TLS configuration, the owned connection options, the clock, and a crash-safe
-//! file-backed [`mqtt_session::Store`]. No protocol logic lives here: that is the session's.
+//! rustls TLS configuration, the owned connection options, the clock, owned messages,
+//! the session type and its store (in memory or crash-safe files). No protocol logic
+//! lives here: that is the session's.
+
+pub mod clock;
+pub mod message;
+pub mod options;
+pub mod session;
+pub mod store;
+pub mod tls;
+pub mod url;
+
+pub use clock::Clock;
+pub use message::Message;
+pub use options::{Options, Secret, StoreOptions, WillOptions};
+pub use session::{HostSession, INBOX, OUTBOX, OpenError, open_session};
+pub use store::HostStore;
+pub use tls::{Roots, TlsOptions};
+pub use url::{BrokerUrl, Scheme, UrlError};
