@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(o.topic(), "a/b");
         assert_eq!(&o.payload()[..], b"hello");
         assert_eq!(o.properties().response_topic(), Some("r/t"));
-        assert_eq!(o.properties().user_properties().collect::<Vec<_>>(), [("k", "v")]);
+        assert_eq!(
+            o.properties().user_properties().collect::<Vec<_>>(),
+            [("k", "v")]
+        );
         assert!(o.retain);
     }
 }

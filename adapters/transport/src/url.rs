@@ -170,7 +170,10 @@ impl BrokerUrl {
     /// The addresses of a 5.0 Server Reference (a space-separated list of `host[:port]`,
     /// or full URLs), relative to the address we are connected to: scheme and path are
     /// kept, and so is the port when the reference names none.
-    pub fn parse_server_reference(reference: &str, current: &BrokerUrl) -> Result<Vec<Self>, UrlError> {
+    pub fn parse_server_reference(
+        reference: &str,
+        current: &BrokerUrl,
+    ) -> Result<Vec<Self>, UrlError> {
         let list = reference
             .split_whitespace()
             .map(|r| {
@@ -281,22 +284,46 @@ mod tests {
                 (scheme, host, port, path),
                 "{s}"
             );
-            assert_eq!(BrokerUrl::parse(&u.to_string()).unwrap(), u, "display of {s}");
+            assert_eq!(
+                BrokerUrl::parse(&u.to_string()).unwrap(),
+                u,
+                "display of {s}"
+            );
         }
     }
 
     #[test]
     fn errors_are_typed() {
-        assert!(matches!(BrokerUrl::parse("http://h"), Err(UrlError::UnknownScheme(_))));
+        assert!(matches!(
+            BrokerUrl::parse("http://h"),
+            Err(UrlError::UnknownScheme(_))
+        ));
         assert_eq!(BrokerUrl::parse("mqtt://:1"), Err(UrlError::MissingHost));
-        assert!(matches!(BrokerUrl::parse("mqtt://h:0"), Err(UrlError::InvalidPort(_))));
-        assert!(matches!(BrokerUrl::parse("mqtt://h:x"), Err(UrlError::InvalidPort(_))));
-        assert!(matches!(BrokerUrl::parse("mqtt://h:70000"), Err(UrlError::InvalidPort(_))));
-        assert_eq!(BrokerUrl::parse("mqtt://u:secret@h"), Err(UrlError::CredentialsInUrl));
-        assert!(matches!(BrokerUrl::parse("mqtt://h/p"), Err(UrlError::UnexpectedPath(_))));
+        assert!(matches!(
+            BrokerUrl::parse("mqtt://h:0"),
+            Err(UrlError::InvalidPort(_))
+        ));
+        assert!(matches!(
+            BrokerUrl::parse("mqtt://h:x"),
+            Err(UrlError::InvalidPort(_))
+        ));
+        assert!(matches!(
+            BrokerUrl::parse("mqtt://h:70000"),
+            Err(UrlError::InvalidPort(_))
+        ));
+        assert_eq!(
+            BrokerUrl::parse("mqtt://u:secret@h"),
+            Err(UrlError::CredentialsInUrl)
+        );
+        assert!(matches!(
+            BrokerUrl::parse("mqtt://h/p"),
+            Err(UrlError::UnexpectedPath(_))
+        ));
         assert_eq!(BrokerUrl::parse_list(" , "), Err(UrlError::Empty));
         // The error text never echoes a password.
-        let e = BrokerUrl::parse("mqtt://u:secret@h").unwrap_err().to_string();
+        let e = BrokerUrl::parse("mqtt://u:secret@h")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secret"));
     }
 
