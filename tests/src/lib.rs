@@ -6,9 +6,11 @@
 //! - [`link`]: a seeded, faulty link between one client `Session` and the broker, on
 //!   virtual time.
 //! - [`sim`]: the per-seed simulation and its invariants (`tests/simulation.rs` runs it).
+//! - [`mosquitto`]: a real mosquitto on a free loopback port, for the adapter tests.
 //! - [`wire`]: owned packet summaries and a stream decoder used by all three.
 
 pub mod broker;
 pub mod link;
+pub mod mosquitto;
 pub mod sim;
 pub mod wire;
