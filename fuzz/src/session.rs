@@ -631,6 +631,10 @@ pub fn run_stats(data: &[u8]) -> Option<Stats> {
 /// An event copied out of the session before the next call.
 #[derive(Clone, Debug)]
 enum Ev {
+    Redirect {
+        #[allow(dead_code)] // read through Debug in failure reports
+        len: usize,
+    },
     OpenTransport,
     CloseTransport,
     Connected {
@@ -716,6 +720,11 @@ impl Ev {
                 Ev::Auth
             }
             Event::Lost { token, .. } => Ev::Lost { token },
+            Event::Redirect {
+                server_reference, ..
+            } => Ev::Redirect {
+                len: server_reference.len(),
+            },
         }
     }
 }
@@ -1928,6 +1937,11 @@ impl Driver {
                 }
             }
             Ev::Stopped => self.stopped = true,
+            Ev::Redirect { .. } => {
+                if !self.v.is_v5() {
+                    self.fail(ops, "Redirect event in 3.1.1");
+                }
+            }
             Ev::Auth => {
                 if !(self.v.is_v5() && self.auth) {
                     self.fail(ops, "Auth event without an authentication method");

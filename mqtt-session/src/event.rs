@@ -216,6 +216,16 @@ pub enum Event<'a> {
         /// The server's authentication data; never printed by `Debug`.
         data: AuthData<'a>,
     },
+    /// The 5.0 server refused the connection (CONNACK) or ended it (DISCONNECT) with
+    /// 0x9C Use another server or 0x9D Server moved and named `server_reference` (a
+    /// space-separated list of `host[:port]`). Comes before the `ConnectionLost` it
+    /// causes; following it is the adapter's choice (5.0 §4.11).
+    Redirect {
+        /// The Server Reference property.
+        server_reference: &'a str,
+        /// 0x9D: the server moved for good; 0x9C: use another server this time.
+        permanent: bool,
+    },
     /// An operation that will never complete.
     Lost {
         /// The operation.

@@ -366,6 +366,14 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
                 Event::Published { token, reason_code }
             }
             (Outcome::Connected { session_present }, _) => Event::Connected { session_present },
+            (Outcome::Redirect { permanent }, Packet::ConnAck(a)) => Event::Redirect {
+                server_reference: a.properties.server_reference().unwrap_or_default(),
+                permanent,
+            },
+            (Outcome::Redirect { permanent }, Packet::Disconnect(d)) => Event::Redirect {
+                server_reference: d.properties.server_reference().unwrap_or_default(),
+                permanent,
+            },
             (Outcome::Auth, Packet::Auth(a)) => Event::Auth {
                 reason_code: a.reason_code,
                 data: AuthData(a.properties.authentication_data().unwrap_or_default()),
@@ -375,6 +383,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
                 Outcome::Message { .. }
                 | Outcome::Subscribed { .. }
                 | Outcome::Unsubscribed { .. }
+                | Outcome::Redirect { .. }
                 | Outcome::Auth,
                 _,
             ) => return None,

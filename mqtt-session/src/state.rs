@@ -74,6 +74,10 @@ pub(crate) enum Outcome {
     Unsubscribed {
         token: Token,
     },
+    /// A 5.0 CONNACK or DISCONNECT 0x9C / 0x9D with a Server Reference: report it.
+    Redirect {
+        permanent: bool,
+    },
 }
 
 /// A queued lifecycle event, kept small (the full [`Event`] is several times larger).
@@ -1577,6 +1581,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     }
 
     /// Handles one packet from the server; says what to tell the application.
+    ///
+    /// A redirect (5.0 §4.11) is only reported: whether to follow it is the caller's choice.
     pub(crate) fn handle_packet(&mut self, packet: &Packet<'_>) -> Option<Outcome> {
         let t = packet.packet_type();
         if self.state == ConnState::AwaitConnAck {
@@ -1614,10 +1620,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             Packet::Disconnect(d) => {
                 if d.properties.session_expiry_interval().is_some() {
                     self.fault(PeerFault::SessionExpiryInServerDisconnect); // [MQTT-3.14.2-2]
+                    None
                 } else {
                     self.lose(ConnectionError::ServerDisconnect(d.reason_code), true);
+                    redirect(d.reason_code, d.properties)
                 }
-                None
             }
             Packet::ConnAck(_) => {
                 self.fault(PeerFault::SecondConnAck); // [MQTT-3.2.0-2]
@@ -1647,7 +1654,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
         if rc.is_error() {
             // [MQTT-4.13.2-1]: the connection is over.
             self.lose(ConnectionError::Refused(rc), true);
-            return None;
+            return redirect(rc, props);
         }
         if session_present && !self.expects_session {
             self.fault(PeerFault::UnexpectedSessionPresent); // [MQTT-3.2.2-4]
@@ -2178,4 +2185,16 @@ fn encode_connect<S: Store>(config: &Config<'_>, s: &Settings, store: &mut S) ->
             let _ = packet.encode(v, dst);
         })
         .map_err(|_| Error::Full)
+}
+
+/// The redirect a CONNACK or DISCONNECT carries: reason 0x9C (Use another server) or 0x9D
+/// (Server moved) with a Server Reference (5.0 §4.11).
+fn redirect(rc: ReasonCode, props: Properties<'_>) -> Option<Outcome> {
+    let permanent = match rc {
+        ReasonCode::UseAnotherServer => false,
+        ReasonCode::ServerMoved => true,
+        _ => return None,
+    };
+    props.server_reference()?;
+    Some(Outcome::Redirect { permanent })
 }

@@ -535,6 +535,7 @@ impl Model {
                     self.connection_end();
                 }
             }
+            Ev::Redirect { .. } => panic!("the model's server never redirects"),
             Ev::Connected { .. }
             | Ev::ConnectionLost(_)
             | Ev::ReconnectScheduled { .. }

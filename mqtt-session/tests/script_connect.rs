@@ -1069,3 +1069,66 @@ fn keepalive_gap_while_waiting_for_pingresp_v311() {
 fn keepalive_gap_while_waiting_for_pingresp_v5() {
     keepalive_gap_while_waiting_for_pingresp(V5);
 }
+
+// ----- server redirection (5.0 §4.11) ----------------------------------------------------
+
+/// A CONNACK 0x9C with a Server Reference is reported (before the loss it causes) so the
+/// adapter can follow it; the refusal itself is transient, so a reconnect is scheduled.
+#[test]
+fn mqtt_4_11_connack_use_another_server_reports_redirect() {
+    let mut t = Script::new(&cfg(V5));
+    t.connect();
+    t.transport_up();
+    let _ = t.take_events();
+    let props = [Property::ServerReference("other:1884")];
+    t.server(connack(false, ReasonCode::UseAnotherServer, &props));
+    let events = t.take_events();
+    assert_eq!(
+        events[0],
+        Ev::Redirect {
+            server_reference: "other:1884".into(),
+            permanent: false
+        },
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&Ev::ConnectionLost(ConnectionError::Refused(
+            ReasonCode::UseAnotherServer
+        )))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Ev::ReconnectScheduled { .. })),
+        "{events:?}"
+    );
+}
+
+/// A DISCONNECT 0x9D (server moved) with a Server Reference is reported as permanent;
+/// without the property there is nothing to follow and no redirect event.
+#[test]
+fn mqtt_4_11_disconnect_server_moved_reports_permanent_redirect() {
+    let mut t = Script::new(&cfg(V5));
+    t.establish();
+    let props = [Property::ServerReference("b c:2")];
+    t.server(Packet::Disconnect(Disconnect {
+        reason_code: ReasonCode::ServerMoved,
+        properties: Properties::new(&props),
+    }));
+    let events = t.take_events();
+    assert_eq!(
+        events[0],
+        Ev::Redirect {
+            server_reference: "b c:2".into(),
+            permanent: true
+        }
+    );
+    let mut t = Script::new(&cfg(V5));
+    t.establish();
+    t.server(disconnect_pkt(ReasonCode::ServerMoved));
+    let events = t.take_events();
+    assert!(
+        !events.iter().any(|e| matches!(e, Ev::Redirect { .. })),
+        "{events:?}"
+    );
+}

@@ -73,6 +73,10 @@ pub enum SimEvent {
     Auth {
         reason_code: ReasonCode,
     },
+    Redirect {
+        server_reference: String,
+        permanent: bool,
+    },
 }
 
 impl SimEvent {
@@ -112,6 +116,13 @@ impl SimEvent {
             },
             Event::Lost { token, reason } => SimEvent::Lost { token, reason },
             Event::Auth { reason_code, .. } => SimEvent::Auth { reason_code },
+            Event::Redirect {
+                server_reference,
+                permanent,
+            } => SimEvent::Redirect {
+                server_reference: server_reference.to_owned(),
+                permanent,
+            },
         }
     }
 }

@@ -1202,6 +1202,8 @@ impl Checker {
             SimEvent::Auth { reason_code } => {
                 self.fail(format!("AUTH {reason_code:?} event without an auth method"))
             }
+            // The broker model never redirects.
+            SimEvent::Redirect { .. } => self.fail(format!("unexpected {e:?}")),
             SimEvent::Subscribed { token, codes } => {
                 let Some(op) = self.sub_tokens.get_mut(token) else {
                     // A resubscription after a session loss carries the session's own token.

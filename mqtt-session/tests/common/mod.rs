@@ -111,6 +111,10 @@ impl Msg {
 /// [`Event`] without the borrow, so it can be queued and compared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ev {
+    Redirect {
+        server_reference: String,
+        permanent: bool,
+    },
     OpenTransport,
     CloseTransport,
     Connected {
@@ -207,6 +211,13 @@ pub fn own(e: Event<'_>) -> Ev {
         Event::Auth { reason_code, data } => Ev::Auth {
             reason_code,
             data: data.0.to_vec(),
+        },
+        Event::Redirect {
+            server_reference,
+            permanent,
+        } => Ev::Redirect {
+            server_reference: server_reference.to_owned(),
+            permanent,
         },
     }
 }
