@@ -9,7 +9,9 @@
 #   adapters/embedded/qemu-test.sh --minimq   also the minimq comparison build
 #
 # Needs: the thumbv7em-none-eabihf target, qemu-system-arm, mosquitto, mosquitto-clients,
-# python3 (for a free port). Every process it starts is stopped on exit.
+# python3 (for a free port). Every process it starts is stopped on exit. With QEMU_TEST_OUT
+# set to a directory, each firmware's console output is kept there (footprint.sh reads the
+# measured stack use from it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fw="$here/firmware"
@@ -90,6 +92,7 @@ run() {
         -serial "tcp:127.0.0.1:$port" \
         -kernel "$elf/$name" > "$work/$name.out" 2>&1 || status=$?
     sed 's/^/    /' "$work/$name.out"
+    if [[ -n ${QEMU_TEST_OUT:-} ]]; then cp "$work/$name.out" "$QEMU_TEST_OUT/$name.out"; fi
     local ok=1
     if ((status != 0)); then
         echo "qemu-test: $name: QEMU exited with $status (124: timeout)" >&2

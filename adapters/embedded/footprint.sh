@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The footprint table of the embedded client: builds the firmware (thumbv7em-none-eabihf,
+# opt-level "z", LTO, one codegen unit, panic = abort) and prints, per build, flash
+# (.text + .rodata) and static RAM (.data + .bss + .uninit) from the ELF section headers
+# (binutils `size -A`), the flash above the baseline firmware (same runtime, UART, SysTick,
+# executor, panic handler and semihosting reports, no MQTT), and the peak stack measured
+# by stack painting in a QEMU run against mosquitto (through qemu-test.sh).
+#
+#   adapters/embedded/footprint.sh             the table (runs QEMU for the stack column)
+#   adapters/embedded/footprint.sh --no-run    without the QEMU run (stack: n/a)
+#   adapters/embedded/footprint.sh --what-if   also rebuild the minimal firmware against a
+#                                              scratch copy of mqtt-proto/mqtt-session with
+#                                              the core changes the README proposes, to
+#                                              measure what they would save (nothing in the
+#                                              repository is changed)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+fw="$here/firmware"
+export PATH="$HOME/.cargo/bin:$PATH"
+run=1
+what_if=0
+for arg in "$@"; do
+    case $arg in
+        --no-run) run=0 ;;
+        --what-if) what_if=1 ;;
+        *) echo "usage: $0 [--no-run] [--what-if]" >&2; exit 2 ;;
+    esac
+done
+
+build() { # build TARGET_DIR DIR ARGS...: a release build of the firmware in DIR
+    local target=$1 dir=$2
+    shift 2
+    (cd "$dir" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS CARGO_TARGET_DIR="$target" \
+        cargo build --release --quiet "$@")
+}
+
+echo "footprint: building the firmware" >&2
+build "$fw/target" "$fw" --locked --bins --features minimq
+elf="$fw/target/thumbv7em-none-eabihf/release"
+
+sec() { # sec ELF SECTION: the section's size in bytes (0 if absent)
+    size -A -d "$1" | awk -v s="$2" '$1 == s { n = $2 } END { print n + 0 }'
+}
+flash() { echo $(($(sec "$1" .text) + $(sec "$1" .rodata))); }
+sram() { echo $(($(sec "$1" .data) + $(sec "$1" .bss) + $(sec "$1" .uninit))); }
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+if ((run)); then
+    echo "footprint: running the firmware under QEMU for the stack figures" >&2
+    QEMU_TEST_OUT="$out" "$here/qemu-test.sh" --minimq >&2 || echo "footprint: qemu-test failed; stack figures missing" >&2
+    # The baseline needs no broker.
+    timeout 30 qemu-system-arm -M mps2-an386 -nographic -monitor none \
+        -semihosting-config enable=on,target=native -kernel "$elf/baseline" > "$out/baseline.out" 2>&1 || true
+fi
+stack() { # stack NAME: the measured peak stack, or n/a
+    local n
+    n=$(sed -n 's/^stack used: \([0-9]*\) bytes.*/\1/p' "$out/$1.out" 2>/dev/null | head -1)
+    echo "${n:-n/a}"
+}
+
+base=$(flash "$elf/baseline")
+coremqtt=5700
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
+ratio() { awk -v b="$1" -v c="$coremqtt" 'BEGIN { printf "%.1fx", b / c }'; }
+row() { # row LABEL PROTOCOL ELF STACKNAME
+    local f
+    f=$(flash "$3")
+    printf '| %s | %s | %d (%s) | %d (%s) | %s | %d | %s |\n' "$1" "$2" "$f" "$(kib "$f")" \
+        $((f - base)) "$(kib $((f - base)))" "$(ratio $((f - base)))" "$(sram "$3")" "$(stack "$4")"
+}
+
+echo "| build | protocol | flash .text+.rodata, bytes | above baseline (the MQTT client) | vs coreMQTT 5.7 KB | static RAM .data+.bss, bytes | peak stack, bytes (measured) |"
+echo "|---|---|---|---|---|---|---|"
+printf '| baseline (runtime, UART, SysTick, executor, panic, semihosting; no MQTT) | - | %d (%s) | 0 | - | %d | %s |\n' \
+    "$base" "$(kib "$base")" "$(sram "$elf/baseline")" "$(stack baseline)"
+row "mqtt-embedded minimal: connect, subscribe, publish QoS 1" "3.1.1 (5.0 compiled in)" "$elf/minimal" minimal
+row "mqtt-embedded full: + QoS 0/1/2 round trip, disconnect" "5.0" "$elf/full" full
+row "minimq 0.13.5 minimal: connect, subscribe, publish QoS 1" "5.0 (only)" "$elf/minimal-minimq" minimal-minimq
+
+if ((what_if)); then
+    echo "footprint: what-if builds against a scratch copy of the core crates" >&2
+    # The copy lives outside the firmware directory (cargo would merge both .cargo/config.toml
+    # files); its build directory stays in the firmware's target/ so that reruns are quick.
+    scratch="$out/what-if"
+    mkdir -p "$scratch/src/adapters/embedded"
+    cp -r "$root/Cargo.toml" "$root/Cargo.lock" "$root/mqtt-proto" "$root/mqtt-session" "$scratch/src/"
+    (cd "$here" && tar --exclude=./firmware/target -cf - .) | tar -xf - -C "$scratch/src/adapters/embedded"
+    python3 - "$scratch/src" <<'PY'
+import re, sys, pathlib
+root = pathlib.Path(sys.argv[1])
+def patch(rel, old, new):
+    p = root / rel
+    s = p.read_text()
+    assert old in s, f"{rel}: the code to patch changed"
+    p.write_text(s.replace(old, new))
+s = (root / "Cargo.toml").read_text()
+(root / "Cargo.toml").write_text(re.sub(r'members = \[[^\]]*\]',
+    'members = ["mqtt-proto", "mqtt-session", "adapters/embedded"]', s))
+# (1) 3.1.1 only: ProtocolVersion::is_v5() is the one switch the codec and the session
+# consult; a `v5` cargo feature of mqtt-proto could make it `cfg!(feature = "v5") && ...`.
+patch("mqtt-proto/src/version.rs", "        matches!(self, ProtocolVersion::V5)\n",
+      "        let _ = self;\n        false\n")
+PY
+    build "$fw/target/what-if" "$scratch/src/adapters/embedded/firmware" --bin minimal
+    row "what-if (1): minimal with is_v5() compiled to false (a \`v5\` feature off)" "3.1.1 only" \
+        "$fw/target/what-if/thumbv7em-none-eabihf/release/minimal" none
+    python3 - "$scratch/src" <<'PY'
+import sys, pathlib
+p = pathlib.Path(sys.argv[1]) / "mqtt-session/src/store.rs"
+s = p.read_text()
+old = "        keys.sort_unstable();\n"
+assert old in s, "store.rs: the code to patch changed"
+# (2) ArenaStore::for_each_key: an insertion sort of its few keys instead of core's
+# pattern-defeating quicksort.
+p.write_text(s.replace(old, """        for i in 1..keys.len() {
+            let mut j = i;
+            while j > 0 && keys[j - 1] > keys[j] {
+                keys.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+"""))
+PY
+    build "$fw/target/what-if" "$scratch/src/adapters/embedded/firmware" --bin minimal
+    row "what-if (1)+(2): and ArenaStore keys sorted by insertion, not sort_unstable" "3.1.1 only" \
+        "$fw/target/what-if/thumbv7em-none-eabihf/release/minimal" none
+fi
+printf '| coreMQTT (C, published: core_mqtt + serializer + state, -Os, Cortex-M) | 3.1.1 only | - | %d (5.6 KiB) | 1.0x | - | - |\n' "$coremqtt"
