@@ -76,6 +76,7 @@ echo "|---|---|---|---|---|---|---|"
 printf '| baseline (runtime, UART, SysTick, executor, panic, semihosting; no MQTT) | - | %d (%s) | 0 | - | %d | %s |\n' \
     "$base" "$(kib "$base")" "$(sram "$elf/baseline")" "$(stack baseline)"
 row "mqtt-embedded minimal: connect, subscribe, publish QoS 1" "3.1.1 (5.0 compiled in)" "$elf/minimal" minimal
+row "mqtt-embedded minimal, blocking client (no executor)" "3.1.1 (5.0 compiled in)" "$elf/minimal-blocking" minimal-blocking
 row "mqtt-embedded full: + QoS 0/1/2 round trip, disconnect" "5.0" "$elf/full" full
 row "minimq 0.13.5 minimal: connect, subscribe, publish QoS 1" "5.0 (only)" "$elf/minimal-minimq" minimal-minimq
 

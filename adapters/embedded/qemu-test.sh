@@ -5,7 +5,9 @@
 # as a TCP client straight to the broker), and checks that every run exits 0 through
 # semihosting and that mosquitto_sub saw exactly the messages each firmware published.
 #
-#   adapters/embedded/qemu-test.sh            full (MQTT 5.0, QoS 0/1/2) and minimal (3.1.1, QoS 1)
+#   adapters/embedded/qemu-test.sh            full (async client, MQTT 5.0, QoS 0/1/2), minimal
+#                                             (async, 3.1.1, QoS 1), minimal-blocking (blocking
+#                                             client, 3.1.1, QoS 1)
 #   adapters/embedded/qemu-test.sh --minimq   also the minimq comparison build
 #
 # Needs: the thumbv7em-none-eabihf target, qemu-system-arm, mosquitto, mosquitto-clients,
@@ -38,7 +40,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "qemu-test: building the firmware"
-bins=(--bin full --bin minimal)
+bins=(--bin full --bin minimal --bin minimal-blocking)
 features=()
 if ((with_minimq)); then
     bins+=(--bin minimal-minimq)
@@ -125,6 +127,7 @@ run full \
     "mqtt-embedded/qemu/full full qos1" \
     "mqtt-embedded/qemu/full full qos2"
 run minimal "mqtt-embedded/qemu/minimal minimal qos1"
+run minimal-blocking "mqtt-embedded/qemu/blocking blocking qos1"
 if ((with_minimq)); then
     run minimal-minimq "mqtt-embedded/qemu/minimq minimq qos1"
 fi
