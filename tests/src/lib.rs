@@ -10,6 +10,7 @@
 //! - [`wire`]: owned packet summaries and a stream decoder used by all three.
 
 pub mod broker;
+pub mod certs;
 pub mod link;
 pub mod mosquitto;
 pub mod sim;

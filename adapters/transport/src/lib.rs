@@ -16,5 +16,5 @@ pub use message::Message;
 pub use options::{Options, Secret, StoreOptions, WillOptions};
 pub use session::{HostSession, INBOX, OUTBOX, OpenError, open_session};
 pub use store::HostStore;
-pub use tls::{Roots, TlsOptions};
+pub use tls::{Roots, TlsError, TlsOptions};
 pub use url::{BrokerUrl, Scheme, UrlError};
