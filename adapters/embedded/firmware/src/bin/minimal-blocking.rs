@@ -47,7 +47,7 @@ fn run(uart: Uart) -> bool {
         (false, false, false, false, false);
     let mut step = 0;
     let deadline = millis() + 20_000;
-    while !failed && !(published && received) {
+    while !failed && (!published || !received) {
         if millis() > deadline {
             return false;
         }

@@ -50,7 +50,7 @@ async fn run(uart: Uart) -> bool {
     let (mut connected, mut subscribed, mut published, mut received, mut failed) =
         (false, false, false, false, false);
     let mut step = 0;
-    while !failed && !(published && received) {
+    while !failed && (!published || !received) {
         if client
             .poll(|ev| match ev {
                 Event::Connected { .. } => connected = true,
