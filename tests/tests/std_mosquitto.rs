@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use mqtt_blocking::{
     Client, ClientError, Completion, ConnState, Connection, ConnectionError, Event, Options, QoS,
-    ReasonCode, StopReason, Token, WillOptions,
+    ReasonCode, Roots, StopReason, TlsOptions, Token, WillOptions,
 };
 use mqtt_proto::ProtocolVersion;
+use mqtt_tests::certs::TestPki;
 use mqtt_tests::mosquitto::{self, Mosquitto, Sub, TempDir};
 
 const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
@@ -55,6 +56,7 @@ both_versions!(
     keepalive_detects_half_open_broker,
     bad_password_stops_without_reconnecting,
     client_handle_publishes_from_another_thread,
+    tls_roundtrip_with_mutual_tls,
 );
 
 // ----- helpers -----------------------------------------------------------------------------
@@ -621,4 +623,111 @@ fn client_handle_publishes_from_another_thread(v: ProtocolVersion) {
     // The connection reported the same completions as events.
     assert_eq!(published, tokens);
     drop(client);
+}
+
+// ----- TLS ---------------------------------------------------------------------------------
+
+/// A mosquitto whose only listener speaks TLS with a fresh PKI's server certificate for
+/// `localhost` (no IP address in it).
+fn tls_broker(dir: &TempDir, require_certificate: bool) -> (Mosquitto, TestPki) {
+    let pki = TestPki::generate(dir.path(), &["localhost"]);
+    let m = broker(&format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_certificate}\n",
+        pki.ca_pem.display(),
+        pki.server_cert.display(),
+        pki.server_key.display(),
+    ));
+    (m, pki)
+}
+
+fn tls_options(m: &Mosquitto, pki: &TestPki, host: &str, id: &str, v: ProtocolVersion) -> Options {
+    let mut o = options(m, id, v);
+    o.brokers =
+        mqtt_blocking::BrokerUrl::parse_list(&format!("mqtts://{host}:{}", m.port)).unwrap();
+    o.tls = TlsOptions {
+        roots: Roots::CaFileOnly,
+        ca_file: Some(pki.ca_pem.clone()),
+        client_cert: Some(pki.client_cert.clone()),
+        client_key: Some(pki.client_key.clone()),
+        ..TlsOptions::default()
+    };
+    o
+}
+
+fn tls_roundtrip_with_mutual_tls(v: ProtocolVersion) {
+    let dir = TempDir::new("std-tls");
+    let (m, pki) = tls_broker(&dir, true);
+    let (_client, mut c) = Client::new(tls_options(&m, &pki, "localhost", "tls", v)).unwrap();
+    connected(&mut c);
+    subscribe(&mut c, "tls/#", QoS::ExactlyOnce);
+    let t = c
+        .publish(
+            "tls/a",
+            vec![7u8; 40_000].as_slice(),
+            QoS::ExactlyOnce,
+            false,
+        )
+        .unwrap()
+        .unwrap();
+    let mut got = None;
+    let mut done = false;
+    until(&mut c, Duration::from_secs(5), "message and PUBCOMP", |e| {
+        match e {
+            Event::Message(m) => got = Some(m.payload().clone()),
+            Event::Published { token, .. } if *token == t => done = true,
+            _ => {}
+        }
+        (got.is_some() && done).then_some(())
+    });
+    // Larger than one TLS record (16 KiB): reassembled across reads.
+    assert_eq!(got.unwrap().as_ref(), &[7u8; 40_000][..]);
+    c.disconnect();
+    assert_eq!(stopped(&mut c), StopReason::ClientDisconnect);
+}
+
+/// Never `Connected`; the session gives up after its attempts (`max_attempts = 1`).
+fn refused(mut o: Options) {
+    o.reconnect.max_attempts = Some(1);
+    let (_client, mut c) = Client::new(o).unwrap();
+    let mut lost = 0;
+    let reason = until(&mut c, Duration::from_secs(10), "Stopped", |e| match e {
+        Event::Connected { .. } => panic!("connected although TLS must refuse"),
+        Event::ConnectionLost { .. } => {
+            lost += 1;
+            None
+        }
+        Event::Stopped { reason } => Some(*reason),
+        _ => None,
+    });
+    assert_eq!(reason, StopReason::AttemptsExhausted);
+    assert_eq!(lost, 2, "the first attempt and one retry");
+}
+
+#[test]
+fn tls_certificate_for_another_host_is_refused() {
+    need_mosquitto!();
+    let dir = TempDir::new("std-tls-host");
+    let (m, pki) = tls_broker(&dir, false);
+    // The certificate names `localhost` only; 127.0.0.1 must not match it.
+    refused(tls_options(&m, &pki, "127.0.0.1", "tls-host", V5));
+}
+
+#[test]
+fn tls_without_client_certificate_is_refused_by_mutual_tls_broker() {
+    need_mosquitto!();
+    let dir = TempDir::new("std-tls-mtls");
+    let (m, pki) = tls_broker(&dir, true);
+    let mut o = tls_options(&m, &pki, "localhost", "tls-nocert", V5);
+    o.tls.client_cert = None;
+    o.tls.client_key = None;
+    refused(o);
+}
+
+#[test]
+fn tls_configuration_errors_are_typed() {
+    let mut o = Options::new("mqtts://localhost:8883", "x").unwrap();
+    o.tls.roots = Roots::CaFileOnly;
+    o.tls.ca_file = Some("/nonexistent/ca.pem".into());
+    let err = Client::new(o).map(|_| ()).unwrap_err();
+    assert!(matches!(err, mqtt_blocking::NewError::Tls(_)), "{err}");
 }

@@ -2,13 +2,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_proto::{Property, QoS, Subscription, SubscriptionOptions};
 use mqtt_session::{ConnState, ConnectionError, Event as SessionEvent, Token};
 use mqtt_transport::{
-    BrokerUrl, Clock, HostSession, Message, OpenError, Options, Secret, open_session,
+    BrokerUrl, Clock, HostSession, Message, OpenError, Options, Secret, TlsError, open_session,
 };
 use tracing::{debug, trace, warn};
 
@@ -66,6 +67,8 @@ pub struct Connection {
     restored: usize,
     /// Where a temporary 5.0 redirect sends the next attempt.
     redirect: Option<Vec<BrokerUrl>>,
+    /// Built once when a broker of the list uses TLS (shares rustls's resumption cache).
+    tls_config: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -85,6 +88,8 @@ impl std::fmt::Debug for Connection {
 pub enum NewError {
     /// The options make no valid session (bad client id, will, ...) or the store failed.
     Open(OpenError),
+    /// The TLS configuration could not be built (a CA or key file, ...).
+    Tls(TlsError),
     /// The wake-up pipe could not be created.
     Io(io::Error),
 }
@@ -93,6 +98,7 @@ impl std::fmt::Display for NewError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NewError::Open(e) => e.fmt(f),
+            NewError::Tls(e) => write!(f, "TLS: {e}"),
             NewError::Io(e) => write!(f, "cannot create the wake-up pipe: {e}"),
         }
     }
@@ -105,6 +111,11 @@ impl Client {
     /// returned [`Connection`] opens the transport. Returns a [`Client`] handle (clone it
     /// for other threads, or drop it if one thread does everything) and the connection.
     pub fn new(options: Options) -> Result<(Client, Connection), NewError> {
+        let tls_config = if options.brokers.iter().any(|b| b.scheme.is_tls()) {
+            Some(options.tls.client_config().map_err(NewError::Tls)?)
+        } else {
+            None
+        };
         let (session, restored) = open_session(&options).map_err(NewError::Open)?;
         let (tx, commands) = sync_channel(COMMAND_QUEUE);
         let (waker, waiter) = wake::pair().map_err(NewError::Io)?;
@@ -124,6 +135,7 @@ impl Client {
             finished: false,
             restored,
             redirect: None,
+            tls_config,
         };
         let now = conn.now();
         conn.session.connect(now);
@@ -411,7 +423,9 @@ impl Connection {
             &url,
             self.options.tcp_nodelay,
             &self.options.tls,
+            self.tls_config.as_ref(),
             self.options.connect_timeout,
+            self.options.connect_timeout + self.options.ping_timeout,
         ) {
             Ok(s) => {
                 debug!("transport open");
@@ -657,7 +671,7 @@ impl Connection {
     pub fn abort(&mut self) {
         if let Some(s) = self.stream.take() {
             debug!("aborting the transport (fault injection)");
-            s.close();
+            s.abort();
         }
         let now = self.now();
         self.session.handle_transport_down(now);

@@ -68,4 +68,4 @@ pub use connection::{COMMAND_QUEUE, Connection, NewError};
 pub use event::Event;
 pub use mqtt_proto::{QoS, ReasonCode, SubscriptionOptions};
 pub use mqtt_session::{ConnState, ConnectionError, LossReason, StopReason, Token};
-pub use mqtt_transport::{Message, Options, WillOptions};
+pub use mqtt_transport::{BrokerUrl, Message, Options, Roots, TlsOptions, WillOptions};
