@@ -4,6 +4,7 @@
 //! lives here: that is the session's.
 
 pub mod clock;
+pub mod file_store;
 pub mod message;
 pub mod options;
 pub mod session;
@@ -12,6 +13,7 @@ pub mod tls;
 pub mod url;
 
 pub use clock::Clock;
+pub use file_store::{Durability, FileStore, FileStoreConfig};
 pub use message::Message;
 pub use options::{Options, Secret, StoreOptions, WillOptions};
 pub use session::{HostSession, INBOX, OUTBOX, OpenError, open_session};

@@ -2,6 +2,7 @@
 
 use mqtt_session::{Session, VecStore};
 
+use crate::file_store::FileStore;
 use crate::options::{Options, StoreOptions};
 use crate::store::HostStore;
 
@@ -41,10 +42,8 @@ impl std::error::Error for OpenError {}
 pub fn open_session(options: &Options) -> Result<(HostSession, usize), OpenError> {
     let store = match &options.store {
         StoreOptions::Memory { max_bytes } => HostStore::Memory(VecStore::new(*max_bytes)),
-        StoreOptions::File { .. } => {
-            return Err(OpenError::Store(std::io::Error::other(
-                "the file store is not built yet",
-            )));
+        StoreOptions::File { dir, max_bytes } => {
+            HostStore::File(FileStore::open(dir, *max_bytes).map_err(OpenError::Store)?)
         }
     };
     let rx = vec![0u8; options.max_incoming_packet.max(64)].into_boxed_slice();
