@@ -176,16 +176,18 @@ impl Request {
 /// [`crate::Connection`] directly.
 #[derive(Clone, Debug)]
 pub struct Client {
-    pub(crate) tx: SyncSender<Command>,
+    /// `None` only while dropping.
+    pub(crate) tx: Option<SyncSender<Command>>,
     pub(crate) waker: Arc<Waker>,
 }
 
 impl Client {
     fn send(&self, cmd: Command, block: bool) -> Result<(), ClientError> {
+        let tx = self.tx.as_ref().ok_or(ClientError::Closed)?;
         if block {
-            self.tx.send(cmd).map_err(|_| ClientError::Closed)?;
+            tx.send(cmd).map_err(|_| ClientError::Closed)?;
         } else {
-            self.tx.try_send(cmd).map_err(|e| match e {
+            tx.try_send(cmd).map_err(|e| match e {
                 TrySendError::Full(_) => ClientError::QueueFull,
                 TrySendError::Disconnected(_) => ClientError::Closed,
             })?;
@@ -273,5 +275,15 @@ impl Client {
     /// Connects again after `Stopped` (or now, if a reconnect is scheduled).
     pub fn reconnect(&self) -> Result<(), ClientError> {
         self.send(Command::Reconnect, true)
+    }
+}
+
+/// Wakes the connection's thread, so that it notices when the last handle is gone (and
+/// [`crate::Connection::wait_event`] can return `None` instead of waiting for ever).
+impl Drop for Client {
+    fn drop(&mut self) {
+        // The sender goes first, so that the woken loop sees the queue closed.
+        drop(self.tx.take());
+        self.waker.wake();
     }
 }

@@ -32,8 +32,8 @@ const TX_BATCH_MAX: usize = 256 * 1024;
 /// calls keepalive timers simply wait, so call it again well within the keep alive
 /// interval (an event loop thread that does nothing else is the usual shape).
 ///
-/// Commands can be given here directly (they go out on the socket before the call
-/// returns, when connected) or from other threads through a [`Client`].
+/// Commands can be given here directly (staged at once, written by the next loop call
+/// or [`Connection::flush`], all together) or from other threads through a [`Client`].
 ///
 /// **The loop.** Each turn runs the queued [`Client`] commands, fires the session's due
 /// timers, then drains the session as its contract says (events until none, then
@@ -139,7 +139,13 @@ impl Client {
         };
         let now = conn.now();
         conn.session.connect(now);
-        Ok((Client { tx, waker }, conn))
+        Ok((
+            Client {
+                tx: Some(tx),
+                waker,
+            },
+            conn,
+        ))
     }
 }
 
@@ -559,11 +565,23 @@ impl Connection {
     }
 
     // ----- commands --------------------------------------------------------------------
+    //
+    // Commands stage their packets in the session and return at once, without a system
+    // call: the next call that runs the loop (or `flush`) writes everything staged in one
+    // `write_all`, so a burst of publishes costs one write, not one per message.
+
+    /// Writes what the commands staged (and handles what it leads to) now, without
+    /// waiting for an event. The loop calls do this by themselves.
+    pub fn flush(&mut self) {
+        self.drain();
+    }
 
     /// Publishes `payload` to `topic`. QoS 1/2 return the token that
     /// [`Event::Published`] or [`Event::Lost`] will carry; they queue while disconnected.
     /// QoS 0 returns `None` and fails with `NotConnected` while disconnected (unless
-    /// `queue_qos0_offline`). What is ready goes out on the socket before this returns.
+    /// `queue_qos0_offline`). The packet goes out at the next loop call or
+    /// [`Connection::flush`]; `Err(Full)` (64 operations staged or in flight) clears as
+    /// the loop runs.
     pub fn publish(
         &mut self,
         topic: &str,
@@ -584,11 +602,8 @@ impl Connection {
         properties: &[Property<'_>],
     ) -> Result<Option<Token>, mqtt_session::Error> {
         let now = self.now();
-        let r = self
-            .session
-            .publish(now, topic, payload, qos, retain, properties);
-        self.drain();
-        r
+        self.session
+            .publish(now, topic, payload, qos, retain, properties)
     }
 
     /// Subscribes to one filter at `qos`; [`Event::Subscribed`] carries the result.
@@ -609,9 +624,7 @@ impl Connection {
         properties: &[Property<'_>],
     ) -> Result<Token, mqtt_session::Error> {
         let now = self.now();
-        let r = self.session.subscribe(now, filters, properties);
-        self.drain();
-        r
+        self.session.subscribe(now, filters, properties)
     }
 
     /// Unsubscribes from `filters`; [`Event::Unsubscribed`] carries the result.
@@ -626,24 +639,18 @@ impl Connection {
         properties: &[Property<'_>],
     ) -> Result<Token, mqtt_session::Error> {
         let now = self.now();
-        let r = self.session.unsubscribe(now, filters, properties);
-        self.drain();
-        r
+        self.session.unsubscribe(now, filters, properties)
     }
 
     /// Manual-ack mode: acknowledges the message delivered with `token`.
     pub fn ack(&mut self, token: Token) -> Result<(), mqtt_session::Error> {
-        let r = self.session.ack(token);
-        self.drain();
-        r
+        self.session.ack(token)
     }
 
     /// 5.0 enhanced authentication: answers the broker's [`Event::Auth`] challenge.
     pub fn auth(&mut self, data: &Secret) -> Result<(), mqtt_session::Error> {
         let now = self.now();
-        let r = self.session.auth(now, data.expose());
-        self.drain();
-        r
+        self.session.auth(now, data.expose())
     }
 
     /// Disconnects cleanly: DISCONNECT is written and the socket closed before this

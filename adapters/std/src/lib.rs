@@ -7,7 +7,7 @@
 //!   the loop runs when the application asks for the next [`Event`]
 //!   ([`Connection::next_event`] with a timeout, [`Connection::wait_event`], or a `for`
 //!   loop over it). Its own methods ([`Connection::publish`], `subscribe`, ...) act at
-//!   once and return the session's answer (the [`Token`](mqtt_session::Token) that the
+//!   once and return the session's answer (the [`Token`] that the
 //!   outcome event will carry): enough for a single-threaded program.
 //! - [`Client`] is `Clone + Send + Sync`: other threads queue commands through a bounded
 //!   channel ([`COMMAND_QUEUE`]) that wakes the connection's thread, and get a
@@ -44,13 +44,15 @@
 //!     client.disconnect().unwrap();
 //! });
 //!
-//! // This thread drives the connection; the loop ends after the disconnect.
-//! for event in &mut connection {
+//! // This thread drives the connection until the disconnect has stopped it. (A plain
+//! // `for event in &mut connection` works too, when the body needs no `connection`.)
+//! while let Some(event) = connection.wait_event() {
 //!     match event {
 //!         Event::Connected { .. } => {
 //!             connection.subscribe("sensors/+/temp", QoS::AtLeastOnce).unwrap();
 //!         }
 //!         Event::Message(m) => println!("{} = {:?}", m.topic(), m.payload()),
+//!         Event::Stopped { .. } => break,
 //!         other => println!("{other:?}"),
 //!     }
 //! }
