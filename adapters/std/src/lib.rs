@@ -21,6 +21,22 @@
 //! `write_all`, and sleeps until the socket is readable, a command arrives, or the
 //! session's next deadline. TCP_NODELAY is on by default ([`Options::tcp_nodelay`]).
 //!
+//! **Batching, measured** (`examples/burst.rs` under `strace -c`, loopback mosquitto):
+//! 10,000 QoS 0 then 10,000 QoS 1 publishes, staged until the session's table (64) is
+//! full and written by the loop, took 1,172 `sendto` calls in all, not 20,000.
+//!
+//! **Memory per connection**: the `Connection` value is about 3.5 KiB (the session's
+//! state and tables included), plus heap buffers sized by configuration: the receive
+//! buffer ([`Options::max_incoming_packet`], 64 KiB by default, the largest packet
+//! accepted), a transmit buffer of 4 KiB that grows to the largest batch the session
+//! produces, the in-memory store (bounded by [`mqtt_transport::StoreOptions`]) and, with
+//! TLS, rustls's connection buffers.
+//!
+//! **Transports**: `mqtt://` (TCP) and `mqtts://` (TLS 1.2/1.3 with rustls, verified
+//! by default, see [`TlsOptions`]). WebSocket URLs are refused at connect time: use the
+//! tokio adapter for `ws://` / `wss://`. With TLS, plaintext is copied once out of
+//! rustls's buffer into the session's; plain TCP reads straight into it.
+//!
 //! Logging goes to `tracing` at debug and trace level; payloads and credentials are
 //! never logged (message events log topic and length only).
 //!

@@ -91,3 +91,13 @@ fn dropping_the_last_client_ends_wait_event_once_stopped() {
     // Iteration ends too.
     assert_eq!(c.next(), None);
 }
+
+#[test]
+fn idle_connection_memory_is_what_the_docs_say() {
+    // The session value (protocol state and tables, without its heap buffers) and the
+    // connection around it; the docs of the crate quote these bounds.
+    let session = std::mem::size_of::<mqtt_transport::HostSession>();
+    let connection = std::mem::size_of::<mqtt_blocking::Connection>();
+    eprintln!("HostSession {session} B, Connection {connection} B");
+    assert!(connection < 8 * 1024, "{connection}");
+}
