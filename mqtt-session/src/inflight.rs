@@ -107,6 +107,10 @@ pub(crate) struct InEntry {
     pub qos: QoS,
     pub token: Token,
     pub stage: InStage,
+    /// A QoS 2 exchange carried over from an earlier connection (PUBREC sent before it
+    /// ended): the server resends only the PUBREL, so on this connection the entry does
+    /// not use the server's send quota towards us (5.0 §4.9).
+    pub carried: bool,
 }
 
 /// Where an incoming message stands.

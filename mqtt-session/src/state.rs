@@ -1082,6 +1082,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 qos: QoS::ExactlyOnce,
                 token,
                 stage: InStage::AwaitPubRel,
+                carried: false,
             });
         }
         if let Some(s) = max_sub {
@@ -1752,6 +1753,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 self.resubscribe_from = Some(0);
             }
         } else {
+            // QoS 2 exchanges past PUBREC: the server resends only PUBREL for them.
+            for e in self.inbox.iter_mut() {
+                e.carried = e.stage == InStage::AwaitPubRel;
+            }
             // QoS 1 messages carried over from the last connection: the server resends them
             // (DUP) and may do so after our PUBACK for one has already left (acked offline,
             // or just after this reconnect). Such a DUP is acknowledged, not delivered again.
@@ -1826,6 +1831,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 // session): a QoS 1 PUBLISH is always answered with PUBACK [MQTT-4.3.2-4].
                 if let Some(k) = self.inbox.iter().position(|e| e.pid == pid && e.qos == qos) {
                     let stage = self.inbox.get(k).map(|e| e.stage);
+                    // Resent as a PUBLISH, it uses the server's quota on this connection.
+                    if let Some(e) = self.inbox.get_mut(k) {
+                        e.carried = false;
+                    }
                     if qos == QoS::AtLeastOnce && !p.dup {
                         // A QoS 1 resend always carries DUP [MQTT-3.3.1-1]: this is a new
                         // message reusing the id of a stale entry (a session the server
@@ -1842,7 +1851,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 }
                 let needs_entry = manual || qos == QoS::ExactlyOnce;
                 if needs_entry {
-                    if self.inbox.len() >= usize::from(self.settings.receive_maximum) {
+                    // The server's quota counts the PUBLISHes it sent on this connection,
+                    // not the exchanges carried over, of which it resends only PUBREL.
+                    let counted = self.inbox.iter().filter(|e| !e.carried).count();
+                    if counted >= usize::from(self.settings.receive_maximum) {
                         self.fault(PeerFault::ReceiveMaximumExceeded);
                         return None;
                     }
@@ -1859,6 +1871,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                             qos,
                             token,
                             stage,
+                            carried: false,
                         })
                         .is_err()
                     {

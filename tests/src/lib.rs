@@ -7,11 +7,13 @@
 //!   virtual time.
 //! - [`sim`]: the per-seed simulation and its invariants (`tests/simulation.rs` runs it).
 //! - [`mosquitto`]: a real mosquitto on a free loopback port, for the adapter tests.
+//! - [`proxy`]: a TCP proxy a test can cut, for connection-loss tests.
 //! - [`wire`]: owned packet summaries and a stream decoder used by all three.
 
 pub mod broker;
 pub mod certs;
 pub mod link;
 pub mod mosquitto;
+pub mod proxy;
 pub mod sim;
 pub mod wire;

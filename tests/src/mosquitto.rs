@@ -98,6 +98,9 @@ impl Mosquitto {
             text.push_str(&format!("listener {} 127.0.0.1\n", self.port));
         }
         text.push_str("allow_anonymous true\n");
+        // As root, mosquitto drops to the `mosquitto` user and then cannot write its log or
+        // persistence file in our directory; `user root` keeps it (ignored when not root).
+        text.push_str("user root\n");
         if !self.extra.contains("persistence") {
             text.push_str("persistence false\n");
         }
@@ -216,8 +219,17 @@ impl Sub {
     /// Runs `mosquitto_sub -h 127.0.0.1 -p port <args>` and waits until it subscribed
     /// (it is started with `-d`, whose SUBACK line is the signal).
     pub fn start(port: u16, args: &[&str]) -> Self {
-        let mut child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-d"])
+        // stdbuf: mosquitto_sub's stdout is block-buffered into a pipe otherwise.
+        let mut child = Command::new("stdbuf")
+            .args([
+                "-oL",
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-d",
+            ])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

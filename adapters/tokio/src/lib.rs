@@ -1,1 +1,133 @@
-//! The tokio adapter: one driver task per connection around the session (being written).
+//! An async MQTT 3.1.1 / 5.0 client for tokio: the sans-IO session driven by one task per
+//! connection.
+//!
+//! - [`connect`] spawns the driver task and returns a [`Client`] (cloneable, `Send`) and
+//!   the [`Events`] stream (connection changes and messages, through a bounded channel).
+//! - The driver owns the socket (TCP, TLS with rustls, WebSocket), the session and the
+//!   timer; it never runs application code. Reconnecting, keepalive, resending and flow
+//!   control are the session's; the driver opens the transport when the session asks.
+//! - [`Client::publish`] resolves when the broker acknowledged (PUBACK / PUBCOMP);
+//!   [`Client::subscribe`] with the SUBACK's codes. Every future is cancel-safe (see each).
+//! - A slow application is pushed back on, never buffered without bound: when the event
+//!   channel (`events_capacity`) is full the driver stops reading the socket.
+//!
+//! ```no_run
+//! use mqtt_tokio::{Event, Options, QoS};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = Options::new("mqtt://127.0.0.1:1883", "sensor-7")?;
+//! let (client, mut events) = mqtt_tokio::connect(options, Default::default())?;
+//! client.subscribe("sensors/#", QoS::AtLeastOnce).await?;
+//! client.publish("sensors/7/temp", "21.5", QoS::AtLeastOnce, false).await?;
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Message { message, .. } = event {
+//!         println!("{} {:?}", message.topic(), message.payload());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod driver;
+mod event;
+mod transport;
+
+use tokio::sync::{mpsc, watch};
+
+pub use client::{AckHandle, Client, Error, Pending, PublishAck, PublishProperties, State};
+pub use event::Event;
+pub use mqtt_proto::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+pub use mqtt_session::{ConnectionError, LossReason, ReconnectPolicy, StopReason};
+pub use mqtt_transport::{
+    BrokerUrl, Message, Options, Roots, Secret, StoreOptions, TlsOptions, WillOptions,
+};
+
+/// Sizes of the channels between the application and the driver task.
+#[derive(Clone, Copy, Debug)]
+pub struct Capacity {
+    /// Events waiting for the application before the driver stops reading (default 256).
+    pub events: usize,
+    /// Commands waiting for the driver before `publish` waits (default 64).
+    pub commands: usize,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            events: 256,
+            commands: 64,
+        }
+    }
+}
+
+/// Why [`connect`] could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The options are invalid or the store cannot be opened.
+    Open(mqtt_transport::OpenError),
+    /// The TLS configuration is unusable (unreadable CA file, bad client key, ...).
+    Tls(mqtt_transport::tls::TlsError),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Open(e) => e.fmt(f),
+            ConnectError::Tls(e) => write!(f, "TLS: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// The application's end of the event channel.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl Events {
+    /// The next event; `None` once the driver task has ended. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is ready.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Starts a connection: builds the session (restoring unfinished work from a file store),
+/// spawns its driver task on the current tokio runtime, and returns the handles. The task
+/// ends after [`Client::disconnect`], or when every [`Client`] and the [`Events`] are
+/// dropped (it then disconnects cleanly).
+///
+/// # Panics
+/// Outside a tokio runtime (as `tokio::spawn` does).
+pub fn connect(options: Options, capacity: Capacity) -> Result<(Client, Events), ConnectError> {
+    let tls_config = if options.brokers.iter().any(|b| b.scheme.is_tls()) {
+        Some(options.tls.client_config().map_err(ConnectError::Tls)?)
+    } else {
+        None
+    };
+    let (session, restored) = mqtt_transport::open_session(&options).map_err(ConnectError::Open)?;
+    if restored > 0 {
+        tracing::info!(restored, "unfinished operations restored from the store");
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel(capacity.commands.max(1));
+    let (ev_tx, ev_rx) = mpsc::channel(capacity.events.max(1));
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    let (state_tx, state_rx) = watch::channel(State::Disconnected);
+    let driver = driver::Driver::new(
+        session, options, tls_config, cmd_rx, ack_rx, ack_tx, ev_tx, state_tx,
+    );
+    tokio::spawn(driver.run());
+    Ok((
+        Client {
+            tx: cmd_tx,
+            state: state_rx,
+        },
+        Events { rx: ev_rx },
+    ))
+}

@@ -153,8 +153,10 @@ pub struct Options {
     /// Largest packet accepted from the server; the receive buffer has this size and 5.0
     /// announces it as Maximum Packet Size (default 64 KiB).
     pub max_incoming_packet: usize,
-    /// The most QoS 1/2 messages the server may have in flight to us (5.0 Receive Maximum;
-    /// default and maximum: the adapter's table size).
+    /// The most QoS 1/2 messages the server may have in flight to us (5.0 Receive Maximum).
+    /// Default: half the adapter's table ([`crate::INBOX`]); the other half holds QoS 2
+    /// exchanges carried over a reconnect, which the server does not count on the new
+    /// connection (5.0 §4.9).
     pub receive_maximum: u16,
     /// Topic aliases the server may use towards us, and we towards it (5.0; default 16).
     pub topic_alias_maximum: u16,
@@ -194,7 +196,7 @@ impl Options {
             manual_ack: false,
             queue_qos0_offline: false,
             max_incoming_packet: 64 * 1024,
-            receive_maximum: u16::MAX,
+            receive_maximum: (crate::session::INBOX / 2) as u16,
             topic_alias_maximum: 16,
             store: StoreOptions::Memory {
                 max_bytes: 16 << 20,
@@ -217,7 +219,7 @@ impl Options {
             props.push(Property::RequestResponseInformation(true));
         }
         let mut will_props: Vec<Property<'_>> = Vec::new();
-        let will = self.will.as_ref().map(|w| {
+        if let Some(w) = &self.will {
             if let Some(e) = w.message_expiry_interval {
                 will_props.push(Property::MessageExpiryInterval(e));
             }
@@ -229,9 +231,8 @@ impl Options {
                     .iter()
                     .map(|(k, v)| Property::UserProperty(k, v)),
             );
-            w
-        });
-        let will = will.map(|w| Will {
+        }
+        let will = self.will.as_ref().map(|w| Will {
             topic: &w.topic,
             payload: &w.payload,
             qos: w.qos,

@@ -1,0 +1,312 @@
+//! The application's side: a cloneable [`Client`] that sends commands to the driver task,
+//! the futures that resolve when the broker has answered, and [`AckHandle`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use mqtt_proto::{QoS, ReasonCode, SubscriptionOptions};
+use mqtt_session::{LossReason, Token};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Why an operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session refused the command: invalid topic or filter, payload above the
+    /// server's maximum packet size, QoS 0 while disconnected, ... (the caller's fault).
+    Rejected(mqtt_session::Error),
+    /// The broker answered with a failure reason code (5.0: PUBACK/PUBREC >= 0x80).
+    Refused(ReasonCode),
+    /// The operation will never complete (session lost, discarded, ...).
+    Lost(LossReason),
+    /// The driver task has ended (every handle dropped, or after `disconnect`).
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Rejected(e) => write!(f, "rejected: {e}"),
+            Error::Refused(rc) => write!(f, "refused by the broker: {rc:?}"),
+            Error::Lost(r) => write!(f, "lost: {r:?}"),
+            Error::Closed => f.write_str("the client is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The broker's answer to a publish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishAck {
+    /// QoS 1/2: the reason code of PUBACK / PUBCOMP (`Success` in 3.1.1). QoS 0:
+    /// `Success` once the session has taken the message for sending.
+    pub reason_code: ReasonCode,
+}
+
+/// Owned 5.0 publish properties (the common ones).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishProperties {
+    /// Payload Format Indicator: the payload is UTF-8.
+    pub payload_is_utf8: bool,
+    /// Message Expiry Interval in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// Content Type.
+    pub content_type: Option<String>,
+    /// Response Topic (request/response).
+    pub response_topic: Option<String>,
+    /// Correlation Data (request/response).
+    pub correlation_data: Option<Vec<u8>>,
+    /// User properties.
+    pub user_properties: Vec<(String, String)>,
+}
+
+/// A command for the driver task.
+pub(crate) enum Command {
+    Publish {
+        topic: String,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        properties: Option<Box<PublishProperties>>,
+        reply: oneshot::Sender<Result<PublishAck, Error>>,
+    },
+    Subscribe {
+        filters: Vec<(String, SubscriptionOptions)>,
+        subscription_id: Option<u32>,
+        reply: oneshot::Sender<Result<Vec<ReasonCode>, Error>>,
+    },
+    Unsubscribe {
+        filters: Vec<String>,
+        reply: oneshot::Sender<Result<Vec<ReasonCode>, Error>>,
+    },
+    Auth {
+        data: Vec<u8>,
+        reauthenticate: bool,
+    },
+    Reconnect,
+    Disconnect {
+        timeout: std::time::Duration,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The connection state, as last reported by the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not connected (connecting, waiting to reconnect, or before the first attempt).
+    Disconnected,
+    /// Connected; `session_present` as the CONNACK said.
+    Connected {
+        /// The broker resumed our session.
+        session_present: bool,
+    },
+    /// Stopped: no automatic reconnect (see the `Stopped` event for why).
+    Stopped,
+    /// The driver task ended.
+    Closed,
+}
+
+/// A handle to one connection. Cheap to clone; `Send` and `Sync`. Every method is a
+/// command to the connection's driver task, which owns the socket and the session.
+///
+/// Back-pressure: commands travel through a bounded channel (`command_capacity`), and the
+/// driver takes the next one only when the session has room for it, so a publisher
+/// faster than the broker waits in `publish` instead of growing a queue.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) state: watch::Receiver<State>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Publishes and waits for the broker's answer: PUBACK (QoS 1) or PUBCOMP (QoS 2);
+    /// QoS 0 resolves once the session has taken the message.
+    ///
+    /// Cancel-safe in this sense: dropping the future before the driver took the command
+    /// publishes nothing; dropping it afterwards does not withdraw the message (QoS 1/2
+    /// stay in the session until acknowledged), only the answer is not seen. To pipeline
+    /// many publishes, use [`Client::publish_start`].
+    pub async fn publish(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<PublishAck, Error> {
+        self.publish_start(topic, payload, qos, retain, None)
+            .await?
+            .await
+    }
+
+    /// Hands a publish to the driver (waiting while the command channel is full) and
+    /// returns a future of the broker's answer, so many can be in flight at once.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, nothing was sent.
+    pub async fn publish_start(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<PublishProperties>,
+    ) -> Result<Pending<PublishAck>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain,
+            properties: properties.map(Box::new),
+            reply,
+        })
+        .await?;
+        Ok(Pending(rx))
+    }
+
+    /// Subscribes to `filter` at `qos` and waits for the SUBACK: the granted QoS, or a
+    /// failure code. Cancel-safe like [`Client::publish`].
+    pub async fn subscribe(
+        &self,
+        filter: impl Into<String>,
+        qos: QoS,
+    ) -> Result<ReasonCode, Error> {
+        let codes = self
+            .subscribe_many(vec![(filter.into(), SubscriptionOptions::new(qos))], None)
+            .await?;
+        Ok(codes
+            .first()
+            .copied()
+            .unwrap_or(ReasonCode::UnspecifiedError))
+    }
+
+    /// Subscribes to several filters with full options (and a 5.0 subscription
+    /// identifier) in one SUBSCRIBE; resolves with one code per filter.
+    pub async fn subscribe_many(
+        &self,
+        filters: Vec<(String, SubscriptionOptions)>,
+        subscription_id: Option<u32>,
+    ) -> Result<Vec<ReasonCode>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Subscribe {
+            filters,
+            subscription_id,
+            reply,
+        })
+        .await?;
+        Pending(rx).await
+    }
+
+    /// Unsubscribes and waits for the UNSUBACK (5.0: one code per filter; 3.1.1: empty).
+    pub async fn unsubscribe(&self, filters: Vec<String>) -> Result<Vec<ReasonCode>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Unsubscribe { filters, reply }).await?;
+        Pending(rx).await
+    }
+
+    /// 5.0 enhanced authentication: answers the server's `Auth` event with `data`.
+    pub async fn auth(&self, data: Vec<u8>) -> Result<(), Error> {
+        self.send(Command::Auth {
+            data,
+            reauthenticate: false,
+        })
+        .await
+    }
+
+    /// 5.0: starts re-authentication on the live connection.
+    pub async fn reauthenticate(&self, data: Vec<u8>) -> Result<(), Error> {
+        self.send(Command::Auth {
+            data,
+            reauthenticate: true,
+        })
+        .await
+    }
+
+    /// Starts connecting again after the session stopped (a fatal refusal, attempts used up).
+    pub async fn reconnect(&self) -> Result<(), Error> {
+        self.send(Command::Reconnect).await
+    }
+
+    /// Disconnects gracefully: waits up to `timeout` for unfinished QoS 1/2 work to be
+    /// acknowledged, then sends DISCONNECT (so no will is published), closes the
+    /// connection and ends the driver task. Resolves when that is done.
+    pub async fn disconnect(&self, timeout: std::time::Duration) -> Result<(), Error> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Disconnect { timeout, reply }).await?;
+        let _ = rx.await;
+        Ok(())
+    }
+
+    /// The connection state as last reported.
+    pub fn state(&self) -> State {
+        *self.state.borrow()
+    }
+
+    /// Waits until connected (returns `Ok(session_present)`) or stopped / closed
+    /// (`Err(state)`). Cancel-safe.
+    pub async fn connected(&self) -> Result<bool, State> {
+        let mut rx = self.state.clone();
+        let s = rx
+            .wait_for(|s| !matches!(s, State::Disconnected))
+            .await
+            .map(|s| *s)
+            .unwrap_or(State::Closed);
+        match s {
+            State::Connected { session_present } => Ok(session_present),
+            other => Err(other),
+        }
+    }
+
+    async fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.tx.send(cmd).await.map_err(|_| Error::Closed)
+    }
+}
+
+/// The broker's answer to an operation already handed to the driver. Cancel-safe:
+/// dropping it does not cancel the operation.
+#[derive(Debug)]
+pub struct Pending<T>(oneshot::Receiver<Result<T, Error>>);
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T, Error>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+/// Manual-ack mode: acknowledges one received QoS 1/2 message. Acknowledgements leave
+/// in the order the messages arrived, as the protocol requires, so one message not
+/// acknowledged holds back the acknowledgements after it. Dropping the handle without
+/// [`AckHandle::ack`] leaves the message unacknowledged: the broker redelivers it on the
+/// next connection that resumes the session.
+pub struct AckHandle {
+    pub(crate) token: Token,
+    pub(crate) acks: mpsc::UnboundedSender<Token>,
+}
+
+impl AckHandle {
+    /// Acknowledges the message (PUBACK, or PUBREC for QoS 2). Never blocks: the channel
+    /// it uses holds at most one entry per message the server may have in flight.
+    pub fn ack(self) {
+        let _ = self.acks.send(self.token);
+    }
+}
+
+impl fmt::Debug for AckHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AckHandle").field(&self.token).finish()
+    }
+}

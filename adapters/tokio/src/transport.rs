@@ -1,0 +1,133 @@
+//! The only place this crate touches the network: opening TCP, TLS and WebSocket streams
+//! to a broker, and reading and writing bytes on them.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use mqtt_transport::{BrokerUrl, Scheme, TlsOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// An open byte stream to the broker.
+pub(crate) enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    Ws {
+        ws: Box<WebSocketStream<MaybeTlsStream<TcpStream>>>,
+        /// Bytes of the last binary frame not yet handed to the session.
+        rest: Bytes,
+    },
+}
+
+impl Conn {
+    /// Opens a stream to `url`: TCP (with TCP_NODELAY if asked), then TLS, then the
+    /// WebSocket handshake with the "mqtt" sub-protocol, as the scheme says.
+    pub(crate) async fn open(
+        url: &BrokerUrl,
+        nodelay: bool,
+        tls: &TlsOptions,
+        tls_config: Option<&Arc<rustls::ClientConfig>>,
+    ) -> io::Result<Conn> {
+        let tcp = TcpStream::connect(url.socket_addr_string()).await?;
+        tcp.set_nodelay(nodelay)?;
+        let tls_config = || {
+            tls_config
+                .cloned()
+                .ok_or_else(|| io::Error::other("TLS is not configured"))
+        };
+        match url.scheme {
+            Scheme::Mqtt => Ok(Conn::Tcp(tcp)),
+            Scheme::Mqtts => {
+                let name = tls.server_name(&url.host).map_err(io::Error::other)?;
+                let stream = TlsConnector::from(tls_config()?).connect(name, tcp).await?;
+                Ok(Conn::Tls(Box::new(stream)))
+            }
+            Scheme::Ws | Scheme::Wss => {
+                let http = if url.scheme == Scheme::Wss {
+                    "wss"
+                } else {
+                    "ws"
+                };
+                let host = if url.host.contains(':') {
+                    format!("[{}]", url.host)
+                } else {
+                    url.host.clone()
+                };
+                let mut request = format!("{http}://{host}:{}{}", url.port, url.path)
+                    .into_client_request()
+                    .map_err(io::Error::other)?;
+                request
+                    .headers_mut()
+                    .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+                let connector = if url.scheme == Scheme::Wss {
+                    Some(tokio_tungstenite::Connector::Rustls(tls_config()?))
+                } else {
+                    Some(tokio_tungstenite::Connector::Plain)
+                };
+                let (ws, _response) =
+                    tokio_tungstenite::client_async_tls_with_config(request, tcp, None, connector)
+                        .await
+                        .map_err(io::Error::other)?;
+                Ok(Conn::Ws {
+                    ws: Box::new(ws),
+                    rest: Bytes::new(),
+                })
+            }
+        }
+    }
+
+    /// Reads into `buf`; 0 means the peer closed. Cancel-safe: no byte is lost if the
+    /// future is dropped before it completes.
+    pub(crate) async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf).await,
+            Conn::Tls(s) => s.read(buf).await,
+            Conn::Ws { ws, rest } => loop {
+                if !rest.is_empty() {
+                    let n = rest.len().min(buf.len());
+                    buf[..n].copy_from_slice(&rest.split_to(n));
+                    return Ok(n);
+                }
+                match ws.next().await {
+                    None | Some(Ok(WsMessage::Close(_))) => return Ok(0),
+                    Some(Ok(WsMessage::Binary(b))) => *rest = b,
+                    // Pings are answered by tungstenite on the next write or flush.
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(io::Error::other(e)),
+                }
+            },
+        }
+    }
+
+    /// Writes all of `buf` in one call on the stream (one WebSocket frame).
+    pub(crate) async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.write_all(buf).await,
+            Conn::Tls(s) => {
+                s.write_all(buf).await?;
+                s.flush().await
+            }
+            Conn::Ws { ws, .. } => ws
+                .send(WsMessage::Binary(Bytes::copy_from_slice(buf)))
+                .await
+                .map_err(io::Error::other),
+        }
+    }
+
+    /// Closes the stream (TLS close_notify, WebSocket close frame, TCP FIN).
+    pub(crate) async fn close(&mut self) {
+        let _ = match self {
+            Conn::Tcp(s) => s.shutdown().await,
+            Conn::Tls(s) => s.shutdown().await,
+            Conn::Ws { ws, .. } => ws.close(None).await.map_err(io::Error::other),
+        };
+    }
+}
