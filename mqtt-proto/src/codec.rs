@@ -9,14 +9,37 @@ use crate::error::{DecodeError, EncodeError};
 use crate::varint;
 
 /// A cursor over the bytes of one packet; values borrow from the input.
+///
+/// A reader may carry `text`: a suffix of its bytes (ending where they end) already
+/// known to be UTF-8. A string lying inside it is taken from it with `str::get`, so one
+/// `from_utf8` over a packet's text-bearing region replaces one call per string.
 #[derive(Clone, Debug)]
 pub struct Reader<'a> {
     buf: &'a [u8],
+    text: &'a str,
 }
 
 impl<'a> Reader<'a> {
     pub const fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
+        Reader { buf, text: "" }
+    }
+
+    /// A reader over `buf` that first checks, in one call, whether all of `buf` is UTF-8;
+    /// if so, every string read from it skips its own UTF-8 check. Worth it when `buf`
+    /// holds several strings; a `buf` that is not UTF-8 (binary fields) only costs the
+    /// one failed check (usually cut short at the first non-ASCII byte).
+    #[inline]
+    pub fn new_text(buf: &'a [u8]) -> Self {
+        Reader {
+            buf,
+            text: core::str::from_utf8(buf).unwrap_or_default(),
+        }
+    }
+
+    /// Starts a UTF-8 region at the current position (see [`Reader::new_text`]).
+    #[inline]
+    pub fn check_text(&mut self) {
+        self.text = core::str::from_utf8(self.buf).unwrap_or_default();
     }
 
     pub const fn remaining(&self) -> usize {
@@ -32,21 +55,25 @@ impl<'a> Reader<'a> {
         core::mem::take(&mut self.buf)
     }
 
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if n > self.buf.len() {
-            return Err(DecodeError::Truncated);
+        match self.buf.split_at_checked(n) {
+            Some((head, tail)) => {
+                self.buf = tail;
+                Ok(head)
+            }
+            None => Err(DecodeError::Truncated),
         }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         let (&b, tail) = self.buf.split_first().ok_or(DecodeError::Truncated)?;
         self.buf = tail;
         Ok(b)
     }
 
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         match *self.buf {
             [a, b, ref tail @ ..] => {
@@ -57,6 +84,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
         match *self.buf {
             [a, b, c, d, ref tail @ ..] => {
@@ -67,7 +95,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Result<u32, DecodeError> {
+        // The common one-byte case first.
+        if let [b, ref tail @ ..] = *self.buf
+            && b < 0x80
+        {
+            self.buf = tail;
+            return Ok(u32::from(b));
+        }
         match varint::decode(self.buf)? {
             Some((value, len)) => {
                 self.buf = self.buf.get(len..).unwrap_or_default();
@@ -78,20 +114,53 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary data: a two-byte length, then that many bytes.
+    #[inline]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
-        let len = self.u16()?;
-        self.take(usize::from(len))
+        match *self.buf {
+            [a, b, ref tail @ ..] => {
+                match tail.split_at_checked(usize::from(u16::from_be_bytes([a, b]))) {
+                    Some((head, tail)) => {
+                        self.buf = tail;
+                        Ok(head)
+                    }
+                    None => Err(DecodeError::Truncated),
+                }
+            }
+            _ => Err(DecodeError::Truncated),
+        }
+    }
+
+    /// The bytes just read as a `&str`, from the UTF-8 region when they lie inside it
+    /// (they end at the current position), else through `from_utf8`.
+    #[inline]
+    pub fn as_str(&self, bytes: &'a [u8]) -> Result<&'a str, DecodeError> {
+        let in_text = self
+            .text
+            .len()
+            .checked_sub(self.buf.len())
+            .and_then(|end| self.text.get(end.checked_sub(bytes.len())?..end));
+        match in_text {
+            Some(s) => Ok(s),
+            None => core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8),
+        }
     }
 
     /// A UTF-8 string [MQTT-1.5.3-1] [MQTT-1.5.3-2]; U+FEFF is kept as a character [MQTT-1.5.3-3].
+    #[inline]
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
-        str_from_wire(self.binary()?)
+        self.string_scan().map(|(s, _)| s)
     }
 
     /// A UTF-8 string and what [`scan`] found in it.
     #[inline]
     pub fn string_scan(&mut self) -> Result<(&'a str, Scan), DecodeError> {
-        str_scan_from_wire(self.binary()?)
+        let bytes = self.binary()?;
+        let s = self.as_str(bytes)?;
+        let found = scan(bytes);
+        if found.nul {
+            return Err(DecodeError::NullCharacter);
+        }
+        Ok((s, found))
     }
 
     /// Fails with `TrailingBytes` unless the packet was read to its end.
@@ -113,34 +182,66 @@ pub struct Scan {
     pub wildcard: bool,
 }
 
-/// One branch-free pass (LLVM vectorises it) finding NUL and wildcard bytes, so each
-/// string is scanned once whatever the checks it needs.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+const PLUS: u64 = LO * b'+' as u64;
+const HASH: u64 = LO * b'#' as u64;
+/// A byte that is none of those [`scan`] looks for, to pad short strings with.
+const FILLER: u8 = b'a';
+
+/// Non-zero iff some byte of `w` is 0 (the classic bit trick: a false positive can
+/// only sit above a true zero byte, so presence is exact).
+#[inline(always)]
+pub(crate) const fn has_zero_byte(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// The high bit of each byte of `w` that is 0, and only of those (no carries across bytes).
+#[inline(always)]
+const fn zero_byte_mask(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((w & LOW7).wrapping_add(LOW7)) | w | LOW7)
+}
+
+/// The high bit of each byte of `w` that is `+` or `#`.
+#[inline(always)]
+pub(crate) const fn wildcard_mask(w: u64) -> u64 {
+    zero_byte_mask(w ^ PLUS) | zero_byte_mask(w ^ HASH)
+}
+
+/// Calls `f` with the string's bytes as little-endian words: whole words, then (for
+/// 8 bytes or more) the last 8 bytes again, overlapping; a shorter string is one word
+/// padded with [`FILLER`]. Gives each word's byte offset in the string.
+#[inline(always)]
+pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let (words, _) = bytes.as_chunks::<8>();
+        for (i, w) in words.iter().enumerate() {
+            f(8 * i, u64::from_le_bytes(*w));
+        }
+        f(bytes.len() - 8, u64::from_le_bytes(*last));
+    } else {
+        let mut tmp = [FILLER; 8];
+        for (d, s) in tmp.iter_mut().zip(bytes) {
+            *d = *s;
+        }
+        f(0, u64::from_le_bytes(tmp));
+    }
+}
+
+/// One pass, eight bytes at a time, finding NUL and wildcard bytes, so each string is
+/// scanned once whatever the checks it needs.
 #[inline]
 pub fn scan(bytes: &[u8]) -> Scan {
-    let (mut nul, mut wildcard) = (false, false);
-    for &b in bytes {
-        nul |= b == 0;
-        wildcard |= (b == b'+') | (b == b'#');
+    let (mut nul, mut wild) = (0u64, 0u64);
+    for_each_word(bytes, |_, w| {
+        nul |= has_zero_byte(w);
+        wild |= has_zero_byte(w ^ PLUS) | has_zero_byte(w ^ HASH);
+    });
+    Scan {
+        nul: nul != 0,
+        wildcard: wild != 0,
     }
-    Scan { nul, wildcard }
-}
-
-/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of
-/// U+0000. Returns the string and its scan for callers with further checks.
-#[inline]
-pub fn str_scan_from_wire(bytes: &[u8]) -> Result<(&str, Scan), DecodeError> {
-    let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
-    let found = scan(bytes);
-    if found.nul {
-        return Err(DecodeError::NullCharacter);
-    }
-    Ok((s, found))
-}
-
-/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of U+0000.
-#[inline]
-pub fn str_from_wire(bytes: &[u8]) -> Result<&str, DecodeError> {
-    str_scan_from_wire(bytes).map(|(s, _)| s)
 }
 
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.

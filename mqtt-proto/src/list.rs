@@ -18,6 +18,9 @@ pub(crate) mod sealed {
 
     /// How one item of a [`super::List`] is read, measured, checked and written.
     pub trait ItemImpl<'a>: Copy + Sized {
+        /// Items are mostly text: a received list is checked for UTF-8 in one call
+        /// before its items are read (see `Reader::new_text`).
+        const TEXT: bool = false;
         fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError>;
         fn wire_len(&self, v: ProtocolVersion) -> usize;
         fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError>;
@@ -64,7 +67,11 @@ impl<'a, T: Item<'a>> List<'a, T> {
         bytes: &'a [u8],
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
+        let mut r = if T::TEXT {
+            Reader::new_text(bytes)
+        } else {
+            Reader::new(bytes)
+        };
         while !r.is_empty() {
             T::read(&mut r, version)?;
         }
@@ -191,10 +198,9 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
 
 /// Topic filters of an UNSUBSCRIBE are plain strings.
 impl<'a> sealed::ItemImpl<'a> for &'a str {
+    const TEXT: bool = true;
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
-        let (f, found) = r.string_scan()?;
-        crate::topic::check_filter_shape(f, found).map_err(|_| DecodeError::InvalidTopicFilter)?;
-        Ok(f)
+        crate::topic::read_filter(r)
     }
     fn wire_len(&self, _: ProtocolVersion) -> usize {
         2 + self.len()

@@ -573,7 +573,7 @@ impl<'a> Properties<'a> {
     pub(crate) fn read(r: &mut Reader<'a>, ctx: PropertyContext) -> Result<Self, DecodeError> {
         let len = r.varint()?;
         let bytes = r.take(len as usize)?;
-        let mut inner = Reader::new(bytes);
+        let mut inner = Reader::new_text(bytes);
         let mut seen = 0u64;
         while !inner.is_empty() {
             let p = Property::read(&mut inner, ProtocolVersion::V5)?;

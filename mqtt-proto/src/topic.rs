@@ -4,7 +4,8 @@
 //! *filter* is what SUBSCRIBE carries: `+` matches one level, `#` (last, alone in
 //! its level) matches any number of levels including none.
 
-use crate::codec::{Scan, scan};
+use crate::codec::{Reader, Scan, for_each_word, has_zero_byte, scan, wildcard_mask};
+use crate::error::DecodeError;
 
 /// Why a topic name or filter is not valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,22 +73,62 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     }
 }
 
-/// Wildcard placement of a plain (non-shared) filter, in one pass over the bytes: each `+`
-/// or `#` fills a whole level, and `#` is the last character.
+/// Whether the wildcard at byte `i` of `b` (a `+` or `#`) is misplaced: each fills a
+/// whole level, and `#` is the last character.
+#[inline(always)]
+fn misplaced(b: &[u8], i: usize) -> bool {
+    let prev_ok = i == 0 || b.get(i - 1) == Some(&b'/');
+    let next_ok = match b.get(i + 1) {
+        None => true,
+        Some(b'/') => b.get(i) == Some(&b'+'),
+        Some(_) => false,
+    };
+    !(prev_ok && next_ok)
+}
+
+/// Wildcard placement of a plain (non-shared) filter: each `+` or `#` fills a whole
+/// level, and `#` is the last character. Finds the wildcards eight bytes at a time and
+/// looks only at their neighbours.
 fn check_wildcards(filter: &str) -> Result<(), TopicError> {
     let b = filter.as_bytes();
-    let mut prev = b'/';
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'+' || c == b'#' {
-            let next = b.get(i + 1).copied();
-            let alone = prev == b'/' && matches!(next, None | Some(b'/'));
-            if !alone || (c == b'#' && next.is_some()) {
-                return Err(TopicError::MisplacedWildcard);
-            }
+    let mut bad = false;
+    for_each_word(b, |off, w| {
+        let mut m = wildcard_mask(w);
+        while m != 0 {
+            bad |= misplaced(b, off + (m.trailing_zeros() / 8) as usize);
+            m &= m - 1;
         }
-        prev = c;
+    });
+    if bad {
+        Err(TopicError::MisplacedWildcard)
+    } else {
+        Ok(())
     }
-    Ok(())
+}
+
+/// Reads a topic filter (SUBSCRIBE, UNSUBSCRIBE): UTF-8, no U+0000, not empty, wildcards
+/// in place, a valid `$share/` form. A non-empty plain filter takes one pass over its
+/// bytes; a shared one, or one that fails, takes the general path for its exact error.
+#[inline]
+pub(crate) fn read_filter<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
+    let bytes = r.binary()?;
+    let s = r.as_str(bytes)?;
+    let (mut nul, mut bad) = (0u64, false);
+    for_each_word(bytes, |off, w| {
+        nul |= has_zero_byte(w);
+        let mut m = wildcard_mask(w);
+        while m != 0 {
+            bad |= misplaced(bytes, off + (m.trailing_zeros() / 8) as usize);
+            m &= m - 1;
+        }
+    });
+    if nul != 0 {
+        return Err(DecodeError::NullCharacter);
+    }
+    if bad || bytes.is_empty() || bytes.starts_with(b"$share/") {
+        check_filter_shape(s, scan(bytes)).map_err(|_| DecodeError::InvalidTopicFilter)?;
+    }
+    Ok(s)
 }
 
 /// The filter rules beyond UTF-8, length and NUL, given the string's scan: a filter with
@@ -97,12 +138,15 @@ pub(crate) fn check_filter_shape(filter: &str, found: Scan) -> Result<(), TopicE
     if filter.is_empty() {
         return Err(TopicError::Empty);
     }
-    if !found.wildcard && !filter.starts_with('$') {
-        return Ok(());
-    }
-    match SharedFilter::parse(filter)? {
-        Some(shared) => check_wildcards(shared.filter),
-        None => check_wildcards(filter),
+    if filter.starts_with("$share/") {
+        match SharedFilter::parse(filter)? {
+            Some(shared) => check_wildcards(shared.filter),
+            None => check_wildcards(filter),
+        }
+    } else if found.wildcard {
+        check_wildcards(filter)
+    } else {
+        Ok(())
     }
 }
 
@@ -172,6 +216,58 @@ pub fn matches(filter: &str, topic: &str) -> bool {
             (Some(fl), Some(tl)) if fl == tl => {}
             (None, None) => return true,
             _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::scan;
+
+    /// The byte-at-a-time rule that `check_wildcards` implements word-wise.
+    fn wildcards_reference(b: &[u8]) -> bool {
+        let mut prev = b'/';
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'+' || c == b'#' {
+                let next = b.get(i + 1).copied();
+                let alone = prev == b'/' && matches!(next, None | Some(b'/'));
+                if !alone || (c == b'#' && next.is_some()) {
+                    return false;
+                }
+            }
+            prev = c;
+        }
+        true
+    }
+
+    /// Every string of up to 9 bytes over `a / + #` (and NUL, 0xff at a few lengths):
+    /// the word-wise scan and wildcard check agree with the byte-wise reference, across
+    /// the one-word, padded and overlapping-last-word cases.
+    #[test]
+    fn word_wise_scan_matches_byte_wise_reference() {
+        let alphabet = [b'a', b'/', b'+', b'#', 0, 0xff];
+        for len in 0..=17usize {
+            let letters = if len <= 8 { 6 } else { 4 };
+            let total = (letters as u64).pow(len.min(9) as u32);
+            for mut n in 0..total {
+                let mut s = [b'x'; 17];
+                for c in s.iter_mut().take(len.min(9)) {
+                    *c = alphabet[(n % letters as u64) as usize];
+                    n /= letters as u64;
+                }
+                let b = &s[..len];
+                let found = scan(b);
+                assert_eq!(found.nul, b.contains(&0), "{b:?}");
+                assert_eq!(
+                    found.wildcard,
+                    b.iter().any(|&c| c == b'+' || c == b'#'),
+                    "{b:?}"
+                );
+                if let Ok(f) = core::str::from_utf8(b) {
+                    assert_eq!(check_wildcards(f).is_ok(), wildcards_reference(b), "{f:?}");
+                }
+            }
         }
     }
 }

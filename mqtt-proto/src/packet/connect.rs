@@ -93,12 +93,22 @@ const RESERVED: u8 = 0x01;
 
 impl<'a> Connect<'a> {
     pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        let name = r.string()?;
+        // The usual names are valid strings as they stand; any other goes through the
+        // string checks first, so its error is the same.
+        let name = match r.clone().binary()? {
+            n @ (b"MQTT" | b"MQIsdp") => {
+                r.binary()?;
+                n
+            }
+            _ => r.string()?.as_bytes(),
+        };
         let protocol = ProtocolVersion::from_level(r.u8()?)?;
-        if name != protocol.protocol_name() {
+        if name != protocol.protocol_name().as_bytes() {
             return Err(DecodeError::InvalidProtocolName);
         }
         let flags = r.u8()?;
+        // The rest holds up to six strings: check it for UTF-8 once.
+        r.check_text();
         let will_flag = flags & WILL_FLAG != 0;
         let will_qos = QoS::from_u8((flags >> WILL_QOS_SHIFT) & 0b11)?; // [MQTT-3.1.2-14]
         let will_retain = flags & WILL_RETAIN != 0;

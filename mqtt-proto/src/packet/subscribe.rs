@@ -4,7 +4,7 @@ use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{SharedFilter, check_filter_shape, filter_encode_error, validate_topic_filter};
+use crate::topic::{SharedFilter, filter_encode_error, read_filter, validate_topic_filter};
 use crate::version::{PacketId, ProtocolVersion, QoS};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -86,9 +86,10 @@ pub struct Subscription<'a> {
 }
 
 impl<'a> ItemImpl<'a> for Subscription<'a> {
+    const TEXT: bool = true;
+
     fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
-        let (filter, found) = r.string_scan()?;
-        check_filter_shape(filter, found).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        let filter = read_filter(r)?;
         let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
         if options.no_local && matches!(SharedFilter::parse(filter), Ok(Some(_))) {
             return Err(DecodeError::InvalidSubscriptionOptions); // [MQTT-3.8.3-4]
