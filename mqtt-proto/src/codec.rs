@@ -184,8 +184,8 @@ pub struct Scan {
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
-const PLUS: u64 = LO * b'+' as u64;
-const HASH: u64 = LO * b'#' as u64;
+pub(crate) const PLUS: u64 = LO * b'+' as u64;
+pub(crate) const SLASH: u64 = LO * b'/' as u64;
 /// A byte that is none of those [`scan`] looks for, to pad short strings with.
 const FILLER: u8 = b'a';
 
@@ -196,17 +196,24 @@ pub(crate) const fn has_zero_byte(w: u64) -> u64 {
     w.wrapping_sub(LO) & !w & HI
 }
 
+/// Non-zero iff some byte of `w` is `+` (0x2b) or `#` (0x23): setting bit 3 maps both,
+/// and only them, to 0x2b.
+#[inline(always)]
+pub(crate) const fn has_wildcard(w: u64) -> u64 {
+    has_zero_byte((w | (LO * 0x08)) ^ PLUS)
+}
+
 /// The high bit of each byte of `w` that is 0, and only of those (no carries across bytes).
 #[inline(always)]
-const fn zero_byte_mask(w: u64) -> u64 {
+pub(crate) const fn zero_byte_mask(w: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((w & LOW7).wrapping_add(LOW7)) | w | LOW7)
 }
 
-/// The high bit of each byte of `w` that is `+` or `#`.
+/// The high bit of each byte of `w` that is `+` or `#` (see [`has_wildcard`]).
 #[inline(always)]
 pub(crate) const fn wildcard_mask(w: u64) -> u64 {
-    zero_byte_mask(w ^ PLUS) | zero_byte_mask(w ^ HASH)
+    zero_byte_mask((w | (LO * 0x08)) ^ PLUS)
 }
 
 /// Calls `f` with the string's bytes as little-endian words: whole words, then (for
@@ -236,7 +243,7 @@ pub fn scan(bytes: &[u8]) -> Scan {
     let (mut nul, mut wild) = (0u64, 0u64);
     for_each_word(bytes, |_, w| {
         nul |= has_zero_byte(w);
-        wild |= has_zero_byte(w ^ PLUS) | has_zero_byte(w ^ HASH);
+        wild |= has_wildcard(w);
     });
     Scan {
         nul: nul != 0,
@@ -244,11 +251,19 @@ pub fn scan(bytes: &[u8]) -> Scan {
     }
 }
 
+/// Whether `bytes` holds a NUL, eight bytes at a time.
+#[inline]
+pub fn has_nul(bytes: &[u8]) -> bool {
+    let mut nul = 0u64;
+    for_each_word(bytes, |_, w| nul |= has_zero_byte(w));
+    nul != 0
+}
+
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
 #[inline]
 pub fn check_str(s: &str) -> Result<(), EncodeError> {
     check_binary(s.as_bytes())?;
-    if scan(s.as_bytes()).nul {
+    if has_nul(s.as_bytes()) {
         return Err(EncodeError::NullCharacter);
     }
     Ok(())
@@ -279,12 +294,17 @@ pub trait Sink {
     fn put_u32(&mut self, v: u32) {
         self.put_slice(&v.to_be_bytes());
     }
+    #[inline]
     fn put_varint(&mut self, v: u32) {
+        if v < 0x80 {
+            return self.put_u8(v as u8);
+        }
         let mut tmp = [0u8; 4];
         let n = varint::encode(v, &mut tmp);
         self.put_slice(tmp.get(..n).unwrap_or_default());
     }
     /// A string or binary field: two-byte length then the bytes (length checked beforehand).
+    #[inline]
     fn put_binary(&mut self, b: &[u8]) {
         self.put_u16(b.len() as u16);
         self.put_slice(b);
@@ -322,6 +342,33 @@ impl Sink for Writer<'_> {
         if let Some(dst) = self.buf.get_mut(self.pos) {
             *dst = b;
             self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        if let Some(dst) = self
+            .buf
+            .get_mut(self.pos..)
+            .and_then(|d| d.first_chunk_mut::<2>())
+        {
+            *dst = v.to_be_bytes();
+            self.pos += 2;
+        }
+    }
+
+    /// One bounds check for the length and the bytes.
+    #[inline]
+    fn put_binary(&mut self, b: &[u8]) {
+        let end = self.pos + 2 + b.len();
+        if let Some((len, dst)) = self
+            .buf
+            .get_mut(self.pos..end)
+            .and_then(|d| d.split_first_chunk_mut::<2>())
+        {
+            *len = (b.len() as u16).to_be_bytes();
+            dst.copy_from_slice(b);
+            self.pos = end;
         }
     }
 }

@@ -24,6 +24,12 @@ pub(crate) mod sealed {
         fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError>;
         fn wire_len(&self, v: ProtocolVersion) -> usize;
         fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError>;
+        /// `check`, then `wire_len`; items override it with one pass doing both.
+        #[inline]
+        fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+            self.check(v)?;
+            Ok(self.wire_len(v))
+        }
         fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion);
     }
 }
@@ -125,10 +131,41 @@ impl<'a, T: Item<'a>> List<'a, T> {
         }
     }
 
+    /// [`List::check`] and [`List::wire_len`] in one walk: the first failing item's error,
+    /// or the bytes the items take.
+    #[inline]
+    pub(crate) fn checked_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        match self.repr {
+            Repr::Wire { bytes, version } if version == v => Ok(bytes.len()),
+            Repr::Slice(items) => {
+                let mut len = 0;
+                for i in items {
+                    len += i.checked_wire_len(v)?;
+                }
+                Ok(len)
+            }
+            Repr::Wire { .. } => {
+                self.check(v)?;
+                Ok(self.wire_len(v))
+            }
+        }
+    }
+
+    /// The caller's items, when the list is a slice.
+    #[inline]
+    pub(crate) const fn as_slice(&self) -> Option<&'a [T]> {
+        match self.repr {
+            Repr::Slice(items) => Some(items),
+            Repr::Wire { .. } => None,
+        }
+    }
+
+    #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
         match self.repr {
             Repr::Wire { bytes, version } if version == v => s.put_slice(bytes),
-            _ => self.iter().for_each(|i| i.write(s, v)),
+            Repr::Slice(items) => items.iter().for_each(|i| i.write(s, v)),
+            Repr::Wire { .. } => self.iter().for_each(|i| i.write(s, v)),
         }
     }
 }
@@ -207,6 +244,13 @@ impl<'a> sealed::ItemImpl<'a> for &'a str {
     }
     fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
         crate::topic::validate_topic_filter(self).map_err(crate::topic::filter_encode_error)
+    }
+    #[inline]
+    fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        if !crate::topic::plain_filter_ok(self.as_bytes()) {
+            self.check(v)?;
+        }
+        Ok(2 + self.len())
     }
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         s.put_binary(self.as_bytes());

@@ -383,6 +383,29 @@ impl<'a> Property<'a> {
         }
     }
 
+    /// [`Property::check_value`], then the bytes of the property (identifier and value),
+    /// in one match.
+    #[inline]
+    fn checked_len(&self) -> Result<usize, EncodeError> {
+        use Property::*;
+        match *self {
+            ContentType(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => check_str(s).map(|()| 3 + s.len()),
+            UserProperty(k, v) => check_str(k)
+                .and_then(|()| check_str(v))
+                .map(|()| 5 + k.len() + v.len()),
+            MessageExpiryInterval(_)
+            | SessionExpiryInterval(_)
+            | WillDelayInterval(_)
+            | MaximumPacketSize(1..) => Ok(5),
+            _ => self.check_value().map(|()| 1 + self.value_len()),
+        }
+    }
+
     /// Range checks for a value the caller wants to send.
     fn check_value(&self) -> Result<(), EncodeError> {
         use Property::*;
@@ -590,13 +613,23 @@ impl<'a> Properties<'a> {
         if self.is_empty() {
             return Ok(0);
         }
+        match self.0.as_slice() {
+            Some(props) => Self::checked_len_of(props.iter().copied(), ctx),
+            None => Self::checked_len_of(self.iter(), ctx),
+        }
+    }
+
+    #[inline]
+    fn checked_len_of(
+        props: impl Iterator<Item = Property<'a>>,
+        ctx: PropertyContext,
+    ) -> Result<usize, EncodeError> {
         let mut seen = 0u64;
         let mut len = 0;
-        for p in self.iter() {
+        for p in props {
             check_placement(&mut seen, p.id(), ctx)
                 .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
-            p.check_value()?;
-            len += 1 + p.value_len();
+            len += p.checked_len()?;
         }
         check_auth_pair(seen).map_err(|id| EncodeError::MissingProperty(id as u8))?;
         Ok(len)

@@ -4,7 +4,9 @@
 //! *filter* is what SUBSCRIBE carries: `+` matches one level, `#` (last, alone in
 //! its level) matches any number of levels including none.
 
-use crate::codec::{Reader, Scan, for_each_word, has_zero_byte, scan, wildcard_mask};
+use crate::codec::{
+    PLUS, Reader, SLASH, Scan, for_each_word, has_zero_byte, scan, wildcard_mask, zero_byte_mask,
+};
 use crate::error::DecodeError;
 
 /// Why a topic name or filter is not valid.
@@ -73,17 +75,29 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     }
 }
 
-/// Whether the wildcard at byte `i` of `b` (a `+` or `#`) is misplaced: each fills a
-/// whole level, and `#` is the last character.
+/// The misplaced wildcards among the bytes of `w`, the word at byte `off` of filter `b`
+/// (as [`for_each_word`] gives it): the high bit of each byte lane holding a `+` or `#`
+/// that does not fill its level alone, or a `#` that is not last. Branch-free over the
+/// lanes: each wildcard needs a `/` (or the start) before it and the end, or for `+`
+/// a `/`, after it; only the bytes either side of the word are read.
 #[inline(always)]
-fn misplaced(b: &[u8], i: usize) -> bool {
-    let prev_ok = i == 0 || b.get(i - 1) == Some(&b'/');
-    let next_ok = match b.get(i + 1) {
-        None => true,
-        Some(b'/') => b.get(i) == Some(&b'+'),
-        Some(_) => false,
+fn misplaced_wildcards(b: &[u8], off: usize, w: u64) -> u64 {
+    let wild = wildcard_mask(w);
+    if wild == 0 {
+        return 0;
+    }
+    let slash = zero_byte_mask(w ^ SLASH);
+    let plus = zero_byte_mask(w ^ PLUS);
+    let slash_before = off == 0 || off.checked_sub(1).and_then(|i| b.get(i)) == Some(&b'/');
+    let slash_after = b.get(off + 8) == Some(&b'/');
+    // The lane of the last byte, when it lies in this word.
+    let end = match b.len().checked_sub(off) {
+        Some(n @ 1..=8) => 1u64 << (8 * n - 1),
+        _ => 0,
     };
-    !(prev_ok && next_ok)
+    let prev_slash = (slash << 8) | u64::from(slash_before) << 7;
+    let next_slash = (slash >> 8) | u64::from(slash_after) << 63;
+    wild & !(prev_slash & (end | (plus & next_slash)))
 }
 
 /// Wildcard placement of a plain (non-shared) filter: each `+` or `#` fills a whole
@@ -91,19 +105,30 @@ fn misplaced(b: &[u8], i: usize) -> bool {
 /// looks only at their neighbours.
 fn check_wildcards(filter: &str) -> Result<(), TopicError> {
     let b = filter.as_bytes();
-    let mut bad = false;
-    for_each_word(b, |off, w| {
-        let mut m = wildcard_mask(w);
-        while m != 0 {
-            bad |= misplaced(b, off + (m.trailing_zeros() / 8) as usize);
-            m &= m - 1;
-        }
-    });
-    if bad {
+    let mut bad = 0;
+    for_each_word(b, |off, w| bad |= misplaced_wildcards(b, off, w));
+    if bad != 0 {
         Err(TopicError::MisplacedWildcard)
     } else {
         Ok(())
     }
+}
+
+/// Whether `b` is certainly a valid filter: not empty, at most 65,535 bytes, not
+/// `$share/` (those take the general path), no NUL, wildcards in place. One pass, eight
+/// bytes at a time; `false` says only "look closer" ([`validate_topic_filter`]).
+#[inline]
+pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
+    let (mut nul, mut bad) = (0u64, 0u64);
+    for_each_word(b, |off, w| {
+        nul |= has_zero_byte(w);
+        bad |= misplaced_wildcards(b, off, w);
+    });
+    nul == 0
+        && bad == 0
+        && !b.is_empty()
+        && b.len() <= usize::from(u16::MAX)
+        && !b.starts_with(b"$share/")
 }
 
 /// Reads a topic filter (SUBSCRIBE, UNSUBSCRIBE): UTF-8, no U+0000, not empty, wildcards
@@ -113,19 +138,15 @@ fn check_wildcards(filter: &str) -> Result<(), TopicError> {
 pub(crate) fn read_filter<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
     let bytes = r.binary()?;
     let s = r.as_str(bytes)?;
-    let (mut nul, mut bad) = (0u64, false);
+    let (mut nul, mut bad) = (0u64, 0u64);
     for_each_word(bytes, |off, w| {
         nul |= has_zero_byte(w);
-        let mut m = wildcard_mask(w);
-        while m != 0 {
-            bad |= misplaced(bytes, off + (m.trailing_zeros() / 8) as usize);
-            m &= m - 1;
-        }
+        bad |= misplaced_wildcards(bytes, off, w);
     });
     if nul != 0 {
         return Err(DecodeError::NullCharacter);
     }
-    if bad || bytes.is_empty() || bytes.starts_with(b"$share/") {
+    if bad != 0 || bytes.is_empty() || bytes.starts_with(b"$share/") {
         check_filter_shape(s, scan(bytes)).map_err(|_| DecodeError::InvalidTopicFilter)?;
     }
     Ok(s)
@@ -266,6 +287,12 @@ mod tests {
                 );
                 if let Ok(f) = core::str::from_utf8(b) {
                     assert_eq!(check_wildcards(f).is_ok(), wildcards_reference(b), "{f:?}");
+                    // The fast filter check says yes exactly for the valid plain filters.
+                    assert_eq!(
+                        plain_filter_ok(b),
+                        validate_topic_filter(f).is_ok(),
+                        "{f:?}"
+                    );
                 }
             }
         }

@@ -343,6 +343,10 @@ impl<'a> Packet<'a> {
     /// [`EncodeError::BufferTooSmall`] naming the size required; nothing is written then.
     #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        // PUBLISH on a path of its own, with no dispatch on the packet type.
+        if let Packet::Publish(p) = self {
+            return p.encode_slice(version, buf);
+        }
         let mut sz = Sizes::default();
         let body = self.checked_body_len(version, &mut sz)?;
         let required = 1 + varint::len(body as u32) + body;

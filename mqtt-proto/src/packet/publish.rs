@@ -1,10 +1,11 @@
 //! PUBLISH (MQTT 5.0 §3.3, 3.1.1 §3.3): an application message, in either direction.
 
-use super::{Decoded, Packet};
-use crate::codec::{Reader, Sink, scan};
+use super::{Decoded, Packet, PacketType};
+use crate::codec::{Reader, Sink, Writer, scan};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
 use crate::topic;
+use crate::varint;
 use crate::version::{PacketId, ProtocolVersion, QoS, QosPid};
 
 /// PUBLISH. The topic, properties and payload borrow from the input.
@@ -129,7 +130,7 @@ impl<'a> Publish<'a> {
         (u8::from(self.dup) << 3) | ((self.qos.qos() as u8) << 1) | u8::from(self.retain)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_len(
         &self,
         v: ProtocolVersion,
@@ -157,7 +158,30 @@ impl<'a> Publish<'a> {
         Ok(len)
     }
 
-    #[inline]
+    /// `Packet::encode` of this PUBLISH: the same checks in the same order, the same bytes.
+    #[inline(always)]
+    pub(crate) fn encode_slice(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let mut sz = super::Sizes::default();
+        let body = self.check_len(v, &mut sz)?;
+        if body > varint::MAX as usize {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let required = 1 + varint::len(body as u32) + body;
+        if buf.len() < required {
+            return Err(EncodeError::BufferTooSmall { required });
+        }
+        let mut w = Writer::new(buf);
+        w.put_u8((PacketType::Publish as u8) << 4 | self.flags());
+        w.put_varint(body as u32);
+        self.write(&mut w, v, &sz);
+        Ok(required)
+    }
+
+    #[inline(always)]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_binary(self.topic.as_bytes());
         if let Some(id) = self.qos.packet_id() {

@@ -4,7 +4,9 @@ use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{SharedFilter, filter_encode_error, read_filter, validate_topic_filter};
+use crate::topic::{
+    SharedFilter, filter_encode_error, plain_filter_ok, read_filter, validate_topic_filter,
+};
 use crate::version::{PacketId, ProtocolVersion, QoS};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -117,6 +119,19 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
         Ok(())
     }
 
+    /// The common case (a plain filter, options valid for `v`) in one pass over the
+    /// filter; anything else through [`ItemImpl::check`] for its exact error.
+    #[inline]
+    fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        // 3.1.1 has only the QoS bits.
+        let options_ok = v.is_v5() || self.options.to_byte() & !0b11 == 0;
+        if !(options_ok && plain_filter_ok(self.filter.as_bytes())) {
+            self.check(v)?;
+        }
+        Ok(3 + self.filter.len())
+    }
+
+    #[inline]
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         s.put_binary(self.filter.as_bytes());
         s.put_u8(self.options.to_byte());
@@ -164,8 +179,8 @@ impl<'a> Subscribe<'a> {
         }
         super::no_props_before_v5(&self.properties, v)?;
         sz.props = self.properties.checked_len(PropertyContext::Subscribe)?;
-        self.filters.check(v)?;
-        Ok(2 + self.filters.wire_len(v) + if v.is_v5() { super::block(sz.props) } else { 0 })
+        let filters = self.filters.checked_len(v)?;
+        Ok(2 + filters + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
