@@ -163,6 +163,12 @@ impl<'a> Reader<'a> {
         Ok((s, found))
     }
 
+    /// The bytes read since `start`, an earlier copy of this reader.
+    pub fn since(&self, start: &Reader<'a>) -> &'a [u8] {
+        let n = start.buf.len().saturating_sub(self.buf.len());
+        start.buf.get(..n).unwrap_or_default()
+    }
+
     /// Fails with `TrailingBytes` unless the packet was read to its end.
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.buf.is_empty() {

@@ -606,6 +606,15 @@ impl<'a> Properties<'a> {
         Ok(Properties(List::wire_unchecked(bytes, ProtocolVersion::V5)))
     }
 
+    /// Reads a property block that was validated before (a received will read again).
+    pub(crate) fn read_unchecked(r: &mut Reader<'a>) -> Self {
+        let bytes = r
+            .varint()
+            .and_then(|len| r.take(len as usize))
+            .unwrap_or_default();
+        Properties(List::wire_unchecked(bytes, ProtocolVersion::V5))
+    }
+
     /// Checks the caller's properties for `ctx` and measures them in the same walk:
     /// returns the bytes of the properties without the length prefix.
     #[inline]

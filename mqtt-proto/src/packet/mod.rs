@@ -18,7 +18,7 @@ mod unsubscribe;
 pub use ack::Ack;
 pub use auth::Auth;
 pub use connack::ConnAck;
-pub use connect::{Connect, Will};
+pub use connect::{Connect, ReceivedWill, Will, WillRef};
 pub use disconnect::Disconnect;
 pub use publish::Publish;
 pub use suback::SubAck;
