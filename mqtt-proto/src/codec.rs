@@ -95,7 +95,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u32, DecodeError> {
         // The common one-byte case first.
         if let [b, ref tail @ ..] = *self.buf
@@ -114,7 +114,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary data: a two-byte length, then that many bytes.
-    #[inline]
+    #[inline(always)]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
         match *self.buf {
             [a, b, ref tail @ ..] => {
@@ -132,7 +132,7 @@ impl<'a> Reader<'a> {
 
     /// The bytes just read as a `&str`, from the UTF-8 region when they lie inside it
     /// (they end at the current position), else through `from_utf8`.
-    #[inline]
+    #[inline(always)]
     pub fn as_str(&self, bytes: &'a [u8]) -> Result<&'a str, DecodeError> {
         let in_text = self
             .text
@@ -146,13 +146,18 @@ impl<'a> Reader<'a> {
     }
 
     /// A UTF-8 string [MQTT-1.5.3-1] [MQTT-1.5.3-2]; U+FEFF is kept as a character [MQTT-1.5.3-3].
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
-        self.string_scan().map(|(s, _)| s)
+        let bytes = self.binary()?;
+        let s = self.as_str(bytes)?;
+        if has_nul(bytes) {
+            return Err(DecodeError::NullCharacter);
+        }
+        Ok(s)
     }
 
     /// A UTF-8 string and what [`scan`] found in it.
-    #[inline]
+    #[inline(always)]
     pub fn string_scan(&mut self) -> Result<(&'a str, Scan), DecodeError> {
         let bytes = self.binary()?;
         let s = self.as_str(bytes)?;
@@ -234,12 +239,31 @@ pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
         }
         f(bytes.len() - 8, u64::from_le_bytes(*last));
     } else {
-        let mut tmp = [FILLER; 8];
-        for (d, s) in tmp.iter_mut().zip(bytes) {
-            *d = *s;
-        }
-        f(0, u64::from_le_bytes(tmp));
+        f(0, short_word(bytes));
     }
+}
+
+/// A string of fewer than 8 bytes as one word padded with [`FILLER`], built in registers
+/// from two overlapping loads (the bytes they share are equal, so OR keeps them): copying
+/// it into a stack buffer and loading that back stalled on store forwarding.
+#[inline(always)]
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    let w = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
+        }
+        _ => match (b.first_chunk::<2>(), b.last_chunk::<2>()) {
+            (Some(lo), Some(hi)) => {
+                u64::from(u16::from_le_bytes(*lo))
+                    | u64::from(u16::from_le_bytes(*hi)) << (8 * (n - 2))
+            }
+            _ => b.first().map_or(0, |&c| u64::from(c)),
+        },
+    };
+    // Bytes 0..n are the string's, the rest filler (n < 8 here).
+    let keep = (1u64 << (8 * (n & 7))).wrapping_sub(1);
+    (w & keep) | ((LO * FILLER as u64) & !keep)
 }
 
 /// One pass, eight bytes at a time, finding NUL and wildcard bytes, so each string is

@@ -320,6 +320,7 @@ fn non_zero_u16(r: &mut Reader<'_>, id: PropertyId) -> Result<u16, DecodeError> 
 
 impl<'a> Property<'a> {
     /// The identifier of this property.
+    #[inline]
     pub const fn id(&self) -> PropertyId {
         use Property::*;
         match self {
@@ -594,6 +595,16 @@ impl<'a> Properties<'a> {
 
     /// Reads a property block (length prefix included) for `ctx`, validating every property.
     pub(crate) fn read(r: &mut Reader<'a>, ctx: PropertyContext) -> Result<Self, DecodeError> {
+        Self::read_inline(r, ctx)
+    }
+
+    /// [`Properties::read`] inlined into its caller (PUBLISH): a `Result<Properties>`
+    /// returned through memory and loaded back in other pieces cost store-forwarding stalls.
+    #[inline(always)]
+    pub(crate) fn read_inline(
+        r: &mut Reader<'a>,
+        ctx: PropertyContext,
+    ) -> Result<Self, DecodeError> {
         let len = r.varint()?;
         let bytes = r.take(len as usize)?;
         let mut inner = Reader::new_text(bytes);

@@ -5,7 +5,8 @@
 //! its level) matches any number of levels including none.
 
 use crate::codec::{
-    PLUS, Reader, SLASH, Scan, for_each_word, has_zero_byte, scan, wildcard_mask, zero_byte_mask,
+    PLUS, Reader, SLASH, Scan, for_each_word, has_wildcard, has_zero_byte, scan, wildcard_mask,
+    zero_byte_mask,
 };
 use crate::error::DecodeError;
 
@@ -82,10 +83,11 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 /// a `/`, after it; only the bytes either side of the word are read.
 #[inline(always)]
 fn misplaced_wildcards(b: &[u8], off: usize, w: u64) -> u64 {
-    let wild = wildcard_mask(w);
-    if wild == 0 {
+    // Most words hold no wildcard: a cheap test first, the exact lanes only when needed.
+    if has_wildcard(w) == 0 {
         return 0;
     }
+    let wild = wildcard_mask(w);
     let slash = zero_byte_mask(w ^ SLASH);
     let plus = zero_byte_mask(w ^ PLUS);
     let slash_before = off == 0 || off.checked_sub(1).and_then(|i| b.get(i)) == Some(&b'/');
@@ -117,7 +119,7 @@ fn check_wildcards(filter: &str) -> Result<(), TopicError> {
 /// Whether `b` is certainly a valid filter: not empty, at most 65,535 bytes, not
 /// `$share/` (those take the general path), no NUL, wildcards in place. One pass, eight
 /// bytes at a time; `false` says only "look closer" ([`validate_topic_filter`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
     let (mut nul, mut bad) = (0u64, 0u64);
     for_each_word(b, |off, w| {
@@ -134,7 +136,7 @@ pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
 /// Reads a topic filter (SUBSCRIBE, UNSUBSCRIBE): UTF-8, no U+0000, not empty, wildcards
 /// in place, a valid `$share/` form. A non-empty plain filter takes one pass over its
 /// bytes; a shared one, or one that fails, takes the general path for its exact error.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_filter<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
     let bytes = r.binary()?;
     let s = r.as_str(bytes)?;

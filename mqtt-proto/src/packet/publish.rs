@@ -91,7 +91,7 @@ impl<'a> Publish<'a> {
         };
         if v.is_v5() {
             let mut r = Reader::new(rest);
-            let properties = Properties::read(&mut r, PropertyContext::Publish)?;
+            let properties = Properties::read_inline(&mut r, PropertyContext::Publish)?;
             // An empty topic name needs a Topic Alias (5.0 §3.3.2.1).
             if topic.is_empty() && properties.topic_alias().is_none() {
                 return Err(DecodeError::InvalidTopicName);

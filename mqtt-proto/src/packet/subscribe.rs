@@ -48,6 +48,7 @@ impl SubscriptionOptions {
         }
     }
 
+    #[inline]
     fn from_byte(b: u8, v: ProtocolVersion) -> Result<Self, DecodeError> {
         // Reserved bits: 7..6 in 5.0 [MQTT-3.8.3-5], 7..2 in 3.1.1 [MQTT-3-8.3-4].
         let reserved = if v.is_v5() { 0xc0 } else { 0xfc };
@@ -90,6 +91,7 @@ pub struct Subscription<'a> {
 impl<'a> ItemImpl<'a> for Subscription<'a> {
     const TEXT: bool = true;
 
+    #[inline(always)]
     fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
         let filter = read_filter(r)?;
         let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
@@ -121,7 +123,7 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
 
     /// The common case (a plain filter, options valid for `v`) in one pass over the
     /// filter; anything else through [`ItemImpl::check`] for its exact error.
-    #[inline]
+    #[inline(always)]
     fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
         // 3.1.1 has only the QoS bits.
         let options_ok = v.is_v5() || self.options.to_byte() & !0b11 == 0;
