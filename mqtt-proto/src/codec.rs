@@ -357,12 +357,46 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// `dst.copy_from_slice(src)` (equal lengths), with the short copies of strings done in
+/// registers by two overlapping loads and stores instead of a `memcpy` call.
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    macro_rules! overlapping {
+        ($n:literal) => {
+            if let (Some(a), Some(b), Some(da)) = (
+                src.first_chunk::<$n>(),
+                src.last_chunk::<$n>(),
+                dst.first_chunk_mut::<$n>(),
+            ) {
+                let (a, b) = (*a, *b);
+                *da = a;
+                if let Some(db) = dst.last_chunk_mut::<$n>() {
+                    *db = b;
+                }
+            }
+        };
+    }
+    match src.len() {
+        0 => {}
+        1 => {
+            if let (Some(d), Some(s)) = (dst.first_mut(), src.first()) {
+                *d = *s;
+            }
+        }
+        2..=3 => overlapping!(2),
+        4..=7 => overlapping!(4),
+        8..=15 => overlapping!(8),
+        16..=32 => overlapping!(16),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 impl Sink for Writer<'_> {
     #[inline]
     fn put_slice(&mut self, bytes: &[u8]) {
         let end = self.pos + bytes.len();
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            dst.copy_from_slice(bytes);
+            copy(dst, bytes);
             self.pos = end;
         }
     }
@@ -397,7 +431,7 @@ impl Sink for Writer<'_> {
             .and_then(|d| d.split_first_chunk_mut::<2>())
         {
             *len = (b.len() as u16).to_be_bytes();
-            dst.copy_from_slice(b);
+            copy(dst, b);
             self.pos = end;
         }
     }

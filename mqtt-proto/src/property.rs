@@ -386,7 +386,7 @@ impl<'a> Property<'a> {
 
     /// [`Property::check_value`], then the bytes of the property (identifier and value),
     /// in one match.
-    #[inline]
+    #[inline(always)]
     fn checked_len(&self) -> Result<usize, EncodeError> {
         use Property::*;
         match *self {
@@ -503,6 +503,7 @@ impl<'a> ItemImpl<'a> for Property<'a> {
         self.check_value()
     }
 
+    #[inline(always)]
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         use Property::*;
         s.put_u8(self.id() as u8);
@@ -633,26 +634,35 @@ impl<'a> Properties<'a> {
         if self.is_empty() {
             return Ok(0);
         }
-        match self.0.as_slice() {
-            Some(props) => Self::checked_len_of(props.iter().copied(), ctx),
-            None => Self::checked_len_of(self.iter(), ctx),
-        }
-    }
-
-    #[inline]
-    fn checked_len_of(
-        props: impl Iterator<Item = Property<'a>>,
-        ctx: PropertyContext,
-    ) -> Result<usize, EncodeError> {
         let mut seen = 0u64;
         let mut len = 0;
-        for p in props {
-            check_placement(&mut seen, p.id(), ctx)
-                .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
-            len += p.checked_len()?;
+        match self.0.as_slice() {
+            // By reference: copying each 40-byte value out for an out-of-line check
+            // stalled on store forwarding.
+            Some(props) => {
+                for p in props {
+                    len += Self::check_one(&mut seen, p, ctx)?;
+                }
+            }
+            None => {
+                for p in self.iter() {
+                    len += Self::check_one(&mut seen, &p, ctx)?;
+                }
+            }
         }
         check_auth_pair(seen).map_err(|id| EncodeError::MissingProperty(id as u8))?;
         Ok(len)
+    }
+
+    #[inline(always)]
+    fn check_one(
+        seen: &mut u64,
+        p: &Property<'_>,
+        ctx: PropertyContext,
+    ) -> Result<usize, EncodeError> {
+        check_placement(seen, p.id(), ctx)
+            .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
+        p.checked_len()
     }
 
     /// Writes the block (length prefix and properties) whose body length is known.
