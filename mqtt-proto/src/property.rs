@@ -432,6 +432,9 @@ impl<'a> Property<'a> {
 }
 
 impl<'a> ItemImpl<'a> for Property<'a> {
+    // Inlined into the block's loop: a 40-byte `Result<Property>` returned through memory
+    // and read back in other pieces stalled on store forwarding.
+    #[inline(always)]
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
         use Property as P;
         let raw = r.varint()?;

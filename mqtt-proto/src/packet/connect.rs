@@ -205,7 +205,12 @@ impl<'a> Connect<'a> {
         // The rest holds up to six strings: check it for UTF-8 once.
         r.check_text();
         let will_flag = flags & WILL_FLAG != 0;
-        let will_qos = QoS::from_u8((flags >> WILL_QOS_SHIFT) & 0b11)?; // [MQTT-3.1.2-14]
+        let will_qos = match (flags >> WILL_QOS_SHIFT) & 0b11 {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            2 => QoS::ExactlyOnce,
+            _ => return Err(DecodeError::InvalidQoS), // [MQTT-3.1.2-14]
+        };
         let will_retain = flags & WILL_RETAIN != 0;
         // Reserved bit 0; will QoS/retain only with a will [MQTT-3.1.2-11] [MQTT-3.1.2-15].
         if flags & RESERVED != 0 || (!will_flag && (will_qos != QoS::AtMostOnce || will_retain)) {
@@ -217,7 +222,7 @@ impl<'a> Connect<'a> {
         }
         let keep_alive = r.u16()?;
         let properties = if protocol.is_v5() {
-            Properties::read(r, PropertyContext::Connect)?
+            Properties::read_inline(r, PropertyContext::Connect)?
         } else {
             Properties::empty()
         };
@@ -225,7 +230,7 @@ impl<'a> Connect<'a> {
         let will = if will_flag {
             let start = r.clone();
             if protocol.is_v5() {
-                Properties::read(r, PropertyContext::Will)?;
+                Properties::read_inline(r, PropertyContext::Will)?;
             }
             let topic = r.string()?;
             validate_topic_name(topic).map_err(|_| DecodeError::InvalidTopicName)?;
