@@ -266,10 +266,51 @@ fn short_word(b: &[u8]) -> u64 {
     (w & keep) | ((LO * FILLER as u64) & !keep)
 }
 
+/// Whether `bytes` holds a NUL, `+` or `#` (what a topic name may not hold), in one
+/// accumulator: per word, the two zero-byte tests share their final mask.
+#[inline(always)]
+pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
+    if let Some(found) = blocks16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
+        return found;
+    }
+    let mut acc = 0u64;
+    for_each_word(bytes, |_, w| {
+        let t = (w | (LO * 0x08)) ^ PLUS;
+        acc |= (w.wrapping_sub(LO) & !w) | (t.wrapping_sub(LO) & !t);
+    });
+    acc & HI != 0
+}
+
+/// Whether some byte of `bytes` (16 or more of them) meets `pred`, 16 bytes at a time:
+/// a branch-free fold over a fixed 16-byte block, which LLVM turns into SIMD compares
+/// and one mask test (9 instructions a block with SSE2). `None` for shorter strings, and
+/// on targets without such vectors, where the word-at-a-time code is the faster.
+#[inline(always)]
+fn blocks16(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<bool> {
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        return None;
+    }
+    let last = bytes.last_chunk::<16>()?;
+    let (blocks, _) = bytes.as_chunks::<16>();
+    let mut found = false;
+    for block in blocks.iter().chain(core::iter::once(last)) {
+        for &b in block {
+            found |= pred(b);
+        }
+    }
+    Some(found)
+}
+
 /// One pass, eight bytes at a time, finding NUL and wildcard bytes, so each string is
 /// scanned once whatever the checks it needs.
 #[inline]
 pub fn scan(bytes: &[u8]) -> Scan {
+    if let (Some(nul), Some(wildcard)) = (
+        blocks16(bytes, |b| b == 0),
+        blocks16(bytes, |b| (b | 0x08) == b'+'),
+    ) {
+        return Scan { nul, wildcard };
+    }
     let (mut nul, mut wild) = (0u64, 0u64);
     for_each_word(bytes, |_, w| {
         nul |= has_zero_byte(w);
@@ -281,16 +322,19 @@ pub fn scan(bytes: &[u8]) -> Scan {
     }
 }
 
-/// Whether `bytes` holds a NUL, eight bytes at a time.
-#[inline]
+/// Whether `bytes` holds a NUL, eight (or sixteen) bytes at a time.
+#[inline(always)]
 pub fn has_nul(bytes: &[u8]) -> bool {
+    if let Some(found) = blocks16(bytes, |b| b == 0) {
+        return found;
+    }
     let mut nul = 0u64;
     for_each_word(bytes, |_, w| nul |= has_zero_byte(w));
     nul != 0
 }
 
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
-#[inline]
+#[inline(always)]
 pub fn check_str(s: &str) -> Result<(), EncodeError> {
     check_binary(s.as_bytes())?;
     if has_nul(s.as_bytes()) {

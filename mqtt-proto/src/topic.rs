@@ -5,8 +5,8 @@
 //! its level) matches any number of levels including none.
 
 use crate::codec::{
-    PLUS, Reader, SLASH, Scan, for_each_word, has_wildcard, has_zero_byte, scan, wildcard_mask,
-    zero_byte_mask,
+    PLUS, Reader, SLASH, Scan, for_each_word, has_nul_or_wildcard, has_wildcard, has_zero_byte,
+    scan, wildcard_mask, zero_byte_mask,
 };
 use crate::error::DecodeError;
 
@@ -64,6 +64,13 @@ fn check_common(s: &str) -> Result<Scan, TopicError> {
 #[inline]
 pub(crate) fn has_no_wildcard(s: &str) -> bool {
     !scan(s.as_bytes()).wildcard
+}
+
+/// Whether `name` is a valid topic name ([`validate_topic_name`] is `Ok`), in one pass.
+#[inline(always)]
+pub(crate) fn name_ok(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty() && b.len() <= usize::from(u16::MAX) && !has_nul_or_wildcard(b)
 }
 
 /// Validates a topic name for PUBLISH: non-empty, short enough, no U+0000, no wildcard.
@@ -262,6 +269,50 @@ mod tests {
             prev = c;
         }
         true
+    }
+
+    /// Longer strings (up to 80 bytes, past the 16-byte blocks) from a fixed pseudo-random
+    /// sequence: the same agreement as below.
+    #[test]
+    fn long_strings_match_byte_wise_reference() {
+        let alphabet = [b'a', b'/', b'+', b'#', 0, b'$'];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 81) as usize;
+            let mut s = [b'a'; 80];
+            let mut y = x;
+            for c in s.iter_mut().take(len) {
+                // Mostly plain bytes, so valid filters come up often.
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = (y >> 33) % 40;
+                *c = if r < 6 {
+                    alphabet[r as usize]
+                } else {
+                    b'a' + (r % 7) as u8
+                };
+            }
+            let b = &s[..len];
+            let found = scan(b);
+            assert_eq!(found.nul, b.contains(&0), "{b:?}");
+            assert_eq!(
+                found.wildcard,
+                b.iter().any(|&c| c == b'+' || c == b'#'),
+                "{b:?}"
+            );
+            let f = core::str::from_utf8(b).unwrap();
+            assert_eq!(check_wildcards(f).is_ok(), wildcards_reference(b), "{f:?}");
+            assert_eq!(
+                plain_filter_ok(b),
+                validate_topic_filter(f).is_ok() && !f.starts_with("$share/"),
+                "{f:?}"
+            );
+            assert_eq!(name_ok(f), validate_topic_name(f).is_ok(), "{f:?}");
+        }
     }
 
     /// Every string of up to 9 bytes over `a / + #` (and NUL, 0xff at a few lengths):

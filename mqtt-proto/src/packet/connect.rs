@@ -5,7 +5,7 @@ use core::fmt;
 use crate::codec::{Reader, Sink, check_binary, check_str};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::validate_topic_name;
+use crate::topic::{name_ok, validate_topic_name};
 use crate::version::{ProtocolVersion, QoS};
 
 /// A will message: published by the server if the connection ends without DISCONNECT.
@@ -63,6 +63,7 @@ pub struct ReceivedWill<'a> {
 
 impl<'a> WillRef<'a> {
     /// The will: a copy of the given one, or the received one read from its bytes.
+    #[inline]
     pub fn get(&self) -> Will<'a> {
         match *self {
             WillRef::Given(w) => *w,
@@ -293,7 +294,9 @@ impl<'a> Connect<'a> {
         }
         if let Some(w) = &self.will {
             let w = w.get();
-            validate_topic_name(w.topic).map_err(|_| EncodeError::InvalidTopicName)?;
+            if !name_ok(w.topic) {
+                return Err(EncodeError::InvalidTopicName);
+            }
             check_binary(w.payload)?;
             super::no_props_before_v5(&w.properties, p)?;
             sz.will_props = w.properties.checked_len(PropertyContext::Will)?;

@@ -144,7 +144,9 @@ impl<'a> Publish<'a> {
                 return Err(EncodeError::InvalidTopicName);
             }
         } else {
-            topic::validate_topic_name(self.topic).map_err(|_| EncodeError::InvalidTopicName)?;
+            if !topic::name_ok(self.topic) {
+                return Err(EncodeError::InvalidTopicName);
+            }
         }
         super::no_props_before_v5(&self.properties, v)?;
         let mut len = 2 + self.topic.len() + self.payload.len();
