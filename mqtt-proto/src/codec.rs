@@ -228,16 +228,18 @@ pub(crate) const fn wildcard_mask(w: u64) -> u64 {
 }
 
 /// Calls `f` with the string's bytes as little-endian words: whole words, then (for
-/// 8 bytes or more) the last 8 bytes again, overlapping; a shorter string is one word
+/// 8 bytes or more, not a multiple of 8) the last 8 bytes, overlapping; a shorter string is one word
 /// padded with [`FILLER`]. Gives each word's byte offset in the string.
 #[inline(always)]
 pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
     if let Some(last) = bytes.last_chunk::<8>() {
-        let (words, _) = bytes.as_chunks::<8>();
+        let (words, rest) = bytes.as_chunks::<8>();
         for (i, w) in words.iter().enumerate() {
             f(8 * i, u64::from_le_bytes(*w));
         }
-        f(bytes.len() - 8, u64::from_le_bytes(*last));
+        if !rest.is_empty() {
+            f(bytes.len() - 8, u64::from_le_bytes(*last));
+        }
     } else {
         f(0, short_word(bytes));
     }
