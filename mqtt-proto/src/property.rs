@@ -448,8 +448,9 @@ impl<'a> ItemImpl<'a> for Property<'a> {
             PropertyId::ContentType => P::ContentType(r.string()?),
             PropertyId::ResponseTopic => {
                 let t = r.string()?;
-                crate::topic::validate_topic_name(t)
-                    .map_err(|_| DecodeError::InvalidPropertyValue(id as u8))?;
+                if !crate::topic::name_ok(t) {
+                    return Err(DecodeError::InvalidPropertyValue(id as u8));
+                }
                 P::ResponseTopic(t)
             }
             PropertyId::CorrelationData => P::CorrelationData(r.binary()?),
@@ -559,6 +560,7 @@ impl fmt::Debug for Properties<'_> {
 
 /// Rejects a property not allowed in `ctx`, or a second copy of a single-valued one.
 /// Identifiers are below 64, so one `u64` remembers which were seen.
+#[inline(always)]
 fn check_placement(
     seen: &mut u64,
     id: PropertyId,

@@ -5,7 +5,7 @@ use core::fmt;
 use crate::codec::{Reader, Sink, check_binary, check_str};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{name_ok, validate_topic_name};
+use crate::topic::name_ok;
 use crate::version::{ProtocolVersion, QoS};
 
 /// A will message: published by the server if the connection ends without DISCONNECT.
@@ -234,7 +234,10 @@ impl<'a> Connect<'a> {
                 Properties::read_inline(r, PropertyContext::Will)?;
             }
             let topic = r.string()?;
-            validate_topic_name(topic).map_err(|_| DecodeError::InvalidTopicName)?;
+            // Every way a topic name can be invalid is the same error here.
+            if !name_ok(topic) {
+                return Err(DecodeError::InvalidTopicName);
+            }
             r.binary()?; // the payload
             // Kept as bytes, read again on demand: see `WillRef`.
             Some(WillRef::Received(ReceivedWill {
