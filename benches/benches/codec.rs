@@ -65,7 +65,7 @@ use bytes::BytesMut;
 use criterion::{Bencher, BenchmarkId, Criterion, criterion_group, criterion_main};
 use mqtt_proto::{
     Connect, Decoded, Decoder, Packet, PacketId, Properties, Property, ProtocolVersion, Publish,
-    QoS, QosPid, Subscribe, Subscription, SubscriptionOptions, Will,
+    QoS, QosPid, Subscribe, Subscription, SubscriptionOptions, Will, WillRef,
 };
 use rumqttc::mqttbytes::{QoS as Qos4, v4};
 use rumqttc::v5::mqttbytes::{QoS as Qos5, v5};
@@ -457,13 +457,13 @@ fn codec(c: &mut Criterion) {
             keep_alive: 60,
             properties: Properties::new(connect_props),
             client_id: CLIENT_ID,
-            will: Some(Will {
+            will: Some(WillRef::Given(&Will {
                 topic: WILL_TOPIC,
                 payload: WILL_PAYLOAD,
                 qos: QoS::AtLeastOnce,
                 retain: true,
                 properties: Properties::new(will_props),
-            }),
+            })),
             username: Some(USERNAME),
             password: Some(PASSWORD.as_bytes()),
         }),

@@ -347,7 +347,8 @@ pub fn check_packet(p: &Packet<'_>, v: ProtocolVersion, consumed: usize) {
 
     // Rebuilt from the items its lists yield, the packet is equal and encodes identically.
     let items = Items::of(p);
-    let rebuilt = items.rebuild(*p);
+    let mut will = None;
+    let rebuilt = items.rebuild(*p, &mut will);
     assert_eq!(rebuilt, *p, "packet rebuilt from its items differs");
     let mut bytes3 = vec![0u8; len];
     assert_eq!(
@@ -470,7 +471,7 @@ impl<'a> Items<'a> {
         let props = match p {
             Packet::Connect(c) => {
                 if let Some(w) = &c.will {
-                    items.will_properties = w.properties.iter().collect();
+                    items.will_properties = w.get().properties.iter().collect();
                 }
                 c.properties
             }
@@ -507,17 +508,22 @@ impl<'a> Items<'a> {
     }
 
     /// `p` with every list replaced by a caller-built slice of the collected items.
-    fn rebuild<'s>(&'s self, p: Packet<'s>) -> Packet<'s> {
+    /// `will` holds the rebuilt will, which the packet borrows.
+    fn rebuild<'s>(&'s self, p: Packet<'s>, will: &'s mut Option<Will<'s>>) -> Packet<'s> {
         let props = Properties::new(&self.properties);
         match p {
-            Packet::Connect(c) => Packet::Connect(mqtt_proto::Connect {
-                properties: props,
-                will: c.will.map(|w| Will {
+            Packet::Connect(c) => {
+                *will = c.will.map(|w| Will {
                     properties: Properties::new(&self.will_properties),
-                    ..w
-                }),
-                ..c
-            }),
+                    ..w.get()
+                });
+                let will: &'s Option<Will<'s>> = will;
+                Packet::Connect(mqtt_proto::Connect {
+                    properties: props,
+                    will: will.as_ref().map(mqtt_proto::WillRef::Given),
+                    ..c
+                })
+            }
             Packet::ConnAck(c) => Packet::ConnAck(mqtt_proto::ConnAck {
                 properties: props,
                 ..c

@@ -17,7 +17,7 @@ use core::num::NonZeroU16;
 use mqtt_proto::{
     Ack, Auth, ConnAck, Connect, Disconnect, List, Packet, PacketType, Properties, Property,
     ProtocolVersion, Publish, QoS, QosPid, ReasonCode, RetainHandling, SubAck, Subscribe,
-    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, WillRef,
 };
 
 /// One seed packet.
@@ -76,13 +76,13 @@ fn v3(out: &mut Vec<Seed>) {
             keep_alive: 60,
             properties: no,
             client_id: "fuzz-client",
-            will: Some(Will {
+            will: Some(WillRef::Given(&Will {
                 topic: "clients/fuzz/status",
                 payload: b"offline",
                 qos: QoS::AtLeastOnce,
                 retain: true,
                 properties: no,
-            }),
+            })),
             username: Some("user"),
             password: Some(b"secret"),
         }),
@@ -283,13 +283,13 @@ fn v5(out: &mut Vec<Seed>) {
             keep_alive: 30,
             properties: Properties::new(&connect_props),
             client_id: "fuzz-client-5",
-            will: Some(Will {
+            will: Some(WillRef::Given(&Will {
                 topic: "clients/fuzz/status",
                 payload: b"gone",
                 qos: QoS::ExactlyOnce,
                 retain: false,
                 properties: Properties::new(&will_props),
-            }),
+            })),
             username: None,
             password: Some(b"token-without-user"),
         }),

@@ -9,14 +9,37 @@ use crate::error::{DecodeError, EncodeError};
 use crate::varint;
 
 /// A cursor over the bytes of one packet; values borrow from the input.
+///
+/// A reader may carry `text`: a suffix of its bytes (ending where they end) already
+/// known to be UTF-8. A string lying inside it is taken from it with `str::get`, so one
+/// `from_utf8` over a packet's text-bearing region replaces one call per string.
 #[derive(Clone, Debug)]
 pub struct Reader<'a> {
     buf: &'a [u8],
+    text: &'a str,
 }
 
 impl<'a> Reader<'a> {
     pub const fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
+        Reader { buf, text: "" }
+    }
+
+    /// A reader over `buf` that first checks, in one call, whether all of `buf` is UTF-8;
+    /// if so, every string read from it skips its own UTF-8 check. Worth it when `buf`
+    /// holds several strings; a `buf` that is not UTF-8 (binary fields) only costs the
+    /// one failed check (usually cut short at the first non-ASCII byte).
+    #[inline]
+    pub fn new_text(buf: &'a [u8]) -> Self {
+        Reader {
+            buf,
+            text: core::str::from_utf8(buf).unwrap_or_default(),
+        }
+    }
+
+    /// Starts a UTF-8 region at the current position (see [`Reader::new_text`]).
+    #[inline]
+    pub fn check_text(&mut self) {
+        self.text = core::str::from_utf8(self.buf).unwrap_or_default();
     }
 
     pub const fn remaining(&self) -> usize {
@@ -32,21 +55,25 @@ impl<'a> Reader<'a> {
         core::mem::take(&mut self.buf)
     }
 
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if n > self.buf.len() {
-            return Err(DecodeError::Truncated);
+        match self.buf.split_at_checked(n) {
+            Some((head, tail)) => {
+                self.buf = tail;
+                Ok(head)
+            }
+            None => Err(DecodeError::Truncated),
         }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         let (&b, tail) = self.buf.split_first().ok_or(DecodeError::Truncated)?;
         self.buf = tail;
         Ok(b)
     }
 
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         match *self.buf {
             [a, b, ref tail @ ..] => {
@@ -57,6 +84,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
         match *self.buf {
             [a, b, c, d, ref tail @ ..] => {
@@ -67,7 +95,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u32, DecodeError> {
+        // The common one-byte case first.
+        if let [b, ref tail @ ..] = *self.buf
+            && b < 0x80
+        {
+            self.buf = tail;
+            return Ok(u32::from(b));
+        }
         match varint::decode(self.buf)? {
             Some((value, len)) => {
                 self.buf = self.buf.get(len..).unwrap_or_default();
@@ -78,20 +114,64 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary data: a two-byte length, then that many bytes.
+    #[inline(always)]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
-        let len = self.u16()?;
-        self.take(usize::from(len))
+        match *self.buf {
+            [a, b, ref tail @ ..] => {
+                match tail.split_at_checked(usize::from(u16::from_be_bytes([a, b]))) {
+                    Some((head, tail)) => {
+                        self.buf = tail;
+                        Ok(head)
+                    }
+                    None => Err(DecodeError::Truncated),
+                }
+            }
+            _ => Err(DecodeError::Truncated),
+        }
+    }
+
+    /// The bytes just read as a `&str`, from the UTF-8 region when they lie inside it
+    /// (they end at the current position), else through `from_utf8`.
+    #[inline(always)]
+    pub fn as_str(&self, bytes: &'a [u8]) -> Result<&'a str, DecodeError> {
+        let in_text = self
+            .text
+            .len()
+            .checked_sub(self.buf.len())
+            .and_then(|end| self.text.get(end.checked_sub(bytes.len())?..end));
+        match in_text {
+            Some(s) => Ok(s),
+            None => core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8),
+        }
     }
 
     /// A UTF-8 string [MQTT-1.5.3-1] [MQTT-1.5.3-2]; U+FEFF is kept as a character [MQTT-1.5.3-3].
+    #[inline(always)]
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
-        str_from_wire(self.binary()?)
+        let bytes = self.binary()?;
+        let s = self.as_str(bytes)?;
+        if has_nul(bytes) {
+            return Err(DecodeError::NullCharacter);
+        }
+        Ok(s)
     }
 
     /// A UTF-8 string and what [`scan`] found in it.
-    #[inline]
+    #[inline(always)]
     pub fn string_scan(&mut self) -> Result<(&'a str, Scan), DecodeError> {
-        str_scan_from_wire(self.binary()?)
+        let bytes = self.binary()?;
+        let s = self.as_str(bytes)?;
+        let found = scan(bytes);
+        if found.nul {
+            return Err(DecodeError::NullCharacter);
+        }
+        Ok((s, found))
+    }
+
+    /// The bytes read since `start`, an earlier copy of this reader.
+    pub fn since(&self, start: &Reader<'a>) -> &'a [u8] {
+        let n = start.buf.len().saturating_sub(self.buf.len());
+        start.buf.get(..n).unwrap_or_default()
     }
 
     /// Fails with `TrailingBytes` unless the packet was read to its end.
@@ -113,41 +193,153 @@ pub struct Scan {
     pub wildcard: bool,
 }
 
-/// One branch-free pass (LLVM vectorises it) finding NUL and wildcard bytes, so each
-/// string is scanned once whatever the checks it needs.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+pub(crate) const PLUS: u64 = LO * b'+' as u64;
+pub(crate) const SLASH: u64 = LO * b'/' as u64;
+/// A byte that is none of those [`scan`] looks for, to pad short strings with.
+const FILLER: u8 = b'a';
+
+/// Non-zero iff some byte of `w` is 0 (the classic bit trick: a false positive can
+/// only sit above a true zero byte, so presence is exact).
+#[inline(always)]
+pub(crate) const fn has_zero_byte(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// Non-zero iff some byte of `w` is `+` (0x2b) or `#` (0x23): setting bit 3 maps both,
+/// and only them, to 0x2b.
+#[inline(always)]
+pub(crate) const fn has_wildcard(w: u64) -> u64 {
+    has_zero_byte((w | (LO * 0x08)) ^ PLUS)
+}
+
+/// The high bit of each byte of `w` that is 0, and only of those (no carries across bytes).
+#[inline(always)]
+pub(crate) const fn zero_byte_mask(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((w & LOW7).wrapping_add(LOW7)) | w | LOW7)
+}
+
+/// The high bit of each byte of `w` that is `+` or `#` (see [`has_wildcard`]).
+#[inline(always)]
+pub(crate) const fn wildcard_mask(w: u64) -> u64 {
+    zero_byte_mask((w | (LO * 0x08)) ^ PLUS)
+}
+
+/// Calls `f` with the string's bytes as little-endian words: whole words, then (for
+/// 8 bytes or more, not a multiple of 8) the last 8 bytes, overlapping; a shorter string is one word
+/// padded with [`FILLER`]. Gives each word's byte offset in the string.
+#[inline(always)]
+pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let (words, rest) = bytes.as_chunks::<8>();
+        for (i, w) in words.iter().enumerate() {
+            f(8 * i, u64::from_le_bytes(*w));
+        }
+        if !rest.is_empty() {
+            f(bytes.len() - 8, u64::from_le_bytes(*last));
+        }
+    } else {
+        f(0, short_word(bytes));
+    }
+}
+
+/// A string of fewer than 8 bytes as one word padded with [`FILLER`], built in registers
+/// from two overlapping loads (the bytes they share are equal, so OR keeps them): copying
+/// it into a stack buffer and loading that back stalled on store forwarding.
+#[inline(always)]
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    let w = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
+        }
+        _ => match (b.first_chunk::<2>(), b.last_chunk::<2>()) {
+            (Some(lo), Some(hi)) => {
+                u64::from(u16::from_le_bytes(*lo))
+                    | u64::from(u16::from_le_bytes(*hi)) << (8 * (n - 2))
+            }
+            _ => b.first().map_or(0, |&c| u64::from(c)),
+        },
+    };
+    // Bytes 0..n are the string's, the rest filler (n < 8 here).
+    let keep = (1u64 << (8 * (n & 7))).wrapping_sub(1);
+    (w & keep) | ((LO * FILLER as u64) & !keep)
+}
+
+/// Whether `bytes` holds a NUL, `+` or `#` (what a topic name may not hold), in one
+/// accumulator: per word, the two zero-byte tests share their final mask.
+#[inline(always)]
+pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
+    if let Some(found) = blocks16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
+        return found;
+    }
+    let mut acc = 0u64;
+    for_each_word(bytes, |_, w| {
+        let t = (w | (LO * 0x08)) ^ PLUS;
+        acc |= (w.wrapping_sub(LO) & !w) | (t.wrapping_sub(LO) & !t);
+    });
+    acc & HI != 0
+}
+
+/// Whether some byte of `bytes` (16 or more of them) meets `pred`, 16 bytes at a time:
+/// a branch-free fold over a fixed 16-byte block, which LLVM turns into SIMD compares
+/// and one mask test (9 instructions a block with SSE2). `None` for shorter strings, and
+/// on targets without such vectors, where the word-at-a-time code is the faster.
+#[inline(always)]
+fn blocks16(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<bool> {
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        return None;
+    }
+    let last = bytes.last_chunk::<16>()?;
+    let (blocks, _) = bytes.as_chunks::<16>();
+    let mut found = false;
+    for block in blocks.iter().chain(core::iter::once(last)) {
+        for &b in block {
+            found |= pred(b);
+        }
+    }
+    Some(found)
+}
+
+/// One pass, eight bytes at a time, finding NUL and wildcard bytes, so each string is
+/// scanned once whatever the checks it needs.
 #[inline]
 pub fn scan(bytes: &[u8]) -> Scan {
-    let (mut nul, mut wildcard) = (false, false);
-    for &b in bytes {
-        nul |= b == 0;
-        wildcard |= (b == b'+') | (b == b'#');
+    if let (Some(nul), Some(wildcard)) = (
+        blocks16(bytes, |b| b == 0),
+        blocks16(bytes, |b| (b | 0x08) == b'+'),
+    ) {
+        return Scan { nul, wildcard };
     }
-    Scan { nul, wildcard }
+    let (mut nul, mut wild) = (0u64, 0u64);
+    for_each_word(bytes, |_, w| {
+        nul |= has_zero_byte(w);
+        wild |= has_wildcard(w);
+    });
+    Scan {
+        nul: nul != 0,
+        wildcard: wild != 0,
+    }
 }
 
-/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of
-/// U+0000. Returns the string and its scan for callers with further checks.
-#[inline]
-pub fn str_scan_from_wire(bytes: &[u8]) -> Result<(&str, Scan), DecodeError> {
-    let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
-    let found = scan(bytes);
-    if found.nul {
-        return Err(DecodeError::NullCharacter);
+/// Whether `bytes` holds a NUL, eight (or sixteen) bytes at a time.
+#[inline(always)]
+pub fn has_nul(bytes: &[u8]) -> bool {
+    if let Some(found) = blocks16(bytes, |b| b == 0) {
+        return found;
     }
-    Ok((s, found))
-}
-
-/// Validates an MQTT UTF-8 string: well-formed (which excludes surrogates) and free of U+0000.
-#[inline]
-pub fn str_from_wire(bytes: &[u8]) -> Result<&str, DecodeError> {
-    str_scan_from_wire(bytes).map(|(s, _)| s)
+    let mut nul = 0u64;
+    for_each_word(bytes, |_, w| nul |= has_zero_byte(w));
+    nul != 0
 }
 
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
-#[inline]
+#[inline(always)]
 pub fn check_str(s: &str) -> Result<(), EncodeError> {
     check_binary(s.as_bytes())?;
-    if scan(s.as_bytes()).nul {
+    if has_nul(s.as_bytes()) {
         return Err(EncodeError::NullCharacter);
     }
     Ok(())
@@ -178,12 +370,17 @@ pub trait Sink {
     fn put_u32(&mut self, v: u32) {
         self.put_slice(&v.to_be_bytes());
     }
+    #[inline]
     fn put_varint(&mut self, v: u32) {
+        if v < 0x80 {
+            return self.put_u8(v as u8);
+        }
         let mut tmp = [0u8; 4];
         let n = varint::encode(v, &mut tmp);
         self.put_slice(tmp.get(..n).unwrap_or_default());
     }
     /// A string or binary field: two-byte length then the bytes (length checked beforehand).
+    #[inline]
     fn put_binary(&mut self, b: &[u8]) {
         self.put_u16(b.len() as u16);
         self.put_slice(b);
@@ -206,12 +403,46 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// `dst.copy_from_slice(src)` (equal lengths), with the short copies of strings done in
+/// registers by two overlapping loads and stores instead of a `memcpy` call.
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    macro_rules! overlapping {
+        ($n:literal) => {
+            if let (Some(a), Some(b), Some(da)) = (
+                src.first_chunk::<$n>(),
+                src.last_chunk::<$n>(),
+                dst.first_chunk_mut::<$n>(),
+            ) {
+                let (a, b) = (*a, *b);
+                *da = a;
+                if let Some(db) = dst.last_chunk_mut::<$n>() {
+                    *db = b;
+                }
+            }
+        };
+    }
+    match src.len() {
+        0 => {}
+        1 => {
+            if let (Some(d), Some(s)) = (dst.first_mut(), src.first()) {
+                *d = *s;
+            }
+        }
+        2..=3 => overlapping!(2),
+        4..=7 => overlapping!(4),
+        8..=15 => overlapping!(8),
+        16..=32 => overlapping!(16),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 impl Sink for Writer<'_> {
     #[inline]
     fn put_slice(&mut self, bytes: &[u8]) {
         let end = self.pos + bytes.len();
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            dst.copy_from_slice(bytes);
+            copy(dst, bytes);
             self.pos = end;
         }
     }
@@ -221,6 +452,33 @@ impl Sink for Writer<'_> {
         if let Some(dst) = self.buf.get_mut(self.pos) {
             *dst = b;
             self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        if let Some(dst) = self
+            .buf
+            .get_mut(self.pos..)
+            .and_then(|d| d.first_chunk_mut::<2>())
+        {
+            *dst = v.to_be_bytes();
+            self.pos += 2;
+        }
+    }
+
+    /// One bounds check for the length and the bytes.
+    #[inline]
+    fn put_binary(&mut self, b: &[u8]) {
+        let end = self.pos + 2 + b.len();
+        if let Some((len, dst)) = self
+            .buf
+            .get_mut(self.pos..end)
+            .and_then(|d| d.split_first_chunk_mut::<2>())
+        {
+            *len = (b.len() as u16).to_be_bytes();
+            copy(dst, b);
+            self.pos = end;
         }
     }
 }

@@ -83,8 +83,8 @@ pub use list::{Item, Iter, List};
 pub use owned::OwnedPacket;
 pub use packet::{
     Ack, Auth, ConnAck, Connect, Decoded, Decoder, Disconnect, Packet, PacketType, Publish,
-    RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
-    Will,
+    ReceivedWill, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
+    Unsubscribe, Will, WillRef,
 };
 pub use property::{Properties, Property, PropertyContext, PropertyId};
 pub use reason_code::ReasonCode;

@@ -18,9 +18,18 @@ pub(crate) mod sealed {
 
     /// How one item of a [`super::List`] is read, measured, checked and written.
     pub trait ItemImpl<'a>: Copy + Sized {
+        /// Items are mostly text: a received list is checked for UTF-8 in one call
+        /// before its items are read (see `Reader::new_text`).
+        const TEXT: bool = false;
         fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError>;
         fn wire_len(&self, v: ProtocolVersion) -> usize;
         fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError>;
+        /// `check`, then `wire_len`; items override it with one pass doing both.
+        #[inline]
+        fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+            self.check(v)?;
+            Ok(self.wire_len(v))
+        }
         fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion);
     }
 }
@@ -64,7 +73,11 @@ impl<'a, T: Item<'a>> List<'a, T> {
         bytes: &'a [u8],
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
+        let mut r = if T::TEXT {
+            Reader::new_text(bytes)
+        } else {
+            Reader::new(bytes)
+        };
         while !r.is_empty() {
             T::read(&mut r, version)?;
         }
@@ -118,10 +131,41 @@ impl<'a, T: Item<'a>> List<'a, T> {
         }
     }
 
+    /// [`List::check`] and [`List::wire_len`] in one walk: the first failing item's error,
+    /// or the bytes the items take.
+    #[inline]
+    pub(crate) fn checked_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        match self.repr {
+            Repr::Wire { bytes, version } if version == v => Ok(bytes.len()),
+            Repr::Slice(items) => {
+                let mut len = 0;
+                for i in items {
+                    len += i.checked_wire_len(v)?;
+                }
+                Ok(len)
+            }
+            Repr::Wire { .. } => {
+                self.check(v)?;
+                Ok(self.wire_len(v))
+            }
+        }
+    }
+
+    /// The caller's items, when the list is a slice.
+    #[inline]
+    pub(crate) const fn as_slice(&self) -> Option<&'a [T]> {
+        match self.repr {
+            Repr::Slice(items) => Some(items),
+            Repr::Wire { .. } => None,
+        }
+    }
+
+    #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
         match self.repr {
             Repr::Wire { bytes, version } if version == v => s.put_slice(bytes),
-            _ => self.iter().for_each(|i| i.write(s, v)),
+            Repr::Slice(items) => items.iter().for_each(|i| i.write(s, v)),
+            Repr::Wire { .. } => self.iter().for_each(|i| i.write(s, v)),
         }
     }
 }
@@ -191,16 +235,22 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
 
 /// Topic filters of an UNSUBSCRIBE are plain strings.
 impl<'a> sealed::ItemImpl<'a> for &'a str {
+    const TEXT: bool = true;
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
-        let (f, found) = r.string_scan()?;
-        crate::topic::check_filter_shape(f, found).map_err(|_| DecodeError::InvalidTopicFilter)?;
-        Ok(f)
+        crate::topic::read_filter(r)
     }
     fn wire_len(&self, _: ProtocolVersion) -> usize {
         2 + self.len()
     }
     fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
         crate::topic::validate_topic_filter(self).map_err(crate::topic::filter_encode_error)
+    }
+    #[inline]
+    fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        if !crate::topic::plain_filter_ok(self.as_bytes()) {
+            self.check(v)?;
+        }
+        Ok(2 + self.len())
     }
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         s.put_binary(self.as_bytes());

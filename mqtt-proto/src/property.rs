@@ -320,6 +320,7 @@ fn non_zero_u16(r: &mut Reader<'_>, id: PropertyId) -> Result<u16, DecodeError> 
 
 impl<'a> Property<'a> {
     /// The identifier of this property.
+    #[inline]
     pub const fn id(&self) -> PropertyId {
         use Property::*;
         match self {
@@ -383,6 +384,29 @@ impl<'a> Property<'a> {
         }
     }
 
+    /// [`Property::check_value`], then the bytes of the property (identifier and value),
+    /// in one match.
+    #[inline(always)]
+    fn checked_len(&self) -> Result<usize, EncodeError> {
+        use Property::*;
+        match *self {
+            ContentType(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => check_str(s).map(|()| 3 + s.len()),
+            UserProperty(k, v) => check_str(k)
+                .and_then(|()| check_str(v))
+                .map(|()| 5 + k.len() + v.len()),
+            MessageExpiryInterval(_)
+            | SessionExpiryInterval(_)
+            | WillDelayInterval(_)
+            | MaximumPacketSize(1..) => Ok(5),
+            _ => self.check_value().map(|()| 1 + self.value_len()),
+        }
+    }
+
     /// Range checks for a value the caller wants to send.
     fn check_value(&self) -> Result<(), EncodeError> {
         use Property::*;
@@ -408,6 +432,9 @@ impl<'a> Property<'a> {
 }
 
 impl<'a> ItemImpl<'a> for Property<'a> {
+    // Inlined into the block's loop: a 40-byte `Result<Property>` returned through memory
+    // and read back in other pieces stalled on store forwarding.
+    #[inline(always)]
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
         use Property as P;
         let raw = r.varint()?;
@@ -421,8 +448,9 @@ impl<'a> ItemImpl<'a> for Property<'a> {
             PropertyId::ContentType => P::ContentType(r.string()?),
             PropertyId::ResponseTopic => {
                 let t = r.string()?;
-                crate::topic::validate_topic_name(t)
-                    .map_err(|_| DecodeError::InvalidPropertyValue(id as u8))?;
+                if !crate::topic::name_ok(t) {
+                    return Err(DecodeError::InvalidPropertyValue(id as u8));
+                }
                 P::ResponseTopic(t)
             }
             PropertyId::CorrelationData => P::CorrelationData(r.binary()?),
@@ -479,6 +507,7 @@ impl<'a> ItemImpl<'a> for Property<'a> {
         self.check_value()
     }
 
+    #[inline(always)]
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         use Property::*;
         s.put_u8(self.id() as u8);
@@ -531,6 +560,7 @@ impl fmt::Debug for Properties<'_> {
 
 /// Rejects a property not allowed in `ctx`, or a second copy of a single-valued one.
 /// Identifiers are below 64, so one `u64` remembers which were seen.
+#[inline(always)]
 fn check_placement(
     seen: &mut u64,
     id: PropertyId,
@@ -571,9 +601,19 @@ impl<'a> Properties<'a> {
 
     /// Reads a property block (length prefix included) for `ctx`, validating every property.
     pub(crate) fn read(r: &mut Reader<'a>, ctx: PropertyContext) -> Result<Self, DecodeError> {
+        Self::read_inline(r, ctx)
+    }
+
+    /// [`Properties::read`] inlined into its caller (PUBLISH): a `Result<Properties>`
+    /// returned through memory and loaded back in other pieces cost store-forwarding stalls.
+    #[inline(always)]
+    pub(crate) fn read_inline(
+        r: &mut Reader<'a>,
+        ctx: PropertyContext,
+    ) -> Result<Self, DecodeError> {
         let len = r.varint()?;
         let bytes = r.take(len as usize)?;
-        let mut inner = Reader::new(bytes);
+        let mut inner = Reader::new_text(bytes);
         let mut seen = 0u64;
         while !inner.is_empty() {
             let p = Property::read(&mut inner, ProtocolVersion::V5)?;
@@ -581,6 +621,15 @@ impl<'a> Properties<'a> {
         }
         check_auth_pair(seen).map_err(|id| DecodeError::MissingProperty(id as u8))?;
         Ok(Properties(List::wire_unchecked(bytes, ProtocolVersion::V5)))
+    }
+
+    /// Reads a property block that was validated before (a received will read again).
+    pub(crate) fn read_unchecked(r: &mut Reader<'a>) -> Self {
+        let bytes = r
+            .varint()
+            .and_then(|len| r.take(len as usize))
+            .unwrap_or_default();
+        Properties(List::wire_unchecked(bytes, ProtocolVersion::V5))
     }
 
     /// Checks the caller's properties for `ctx` and measures them in the same walk:
@@ -592,14 +641,33 @@ impl<'a> Properties<'a> {
         }
         let mut seen = 0u64;
         let mut len = 0;
-        for p in self.iter() {
-            check_placement(&mut seen, p.id(), ctx)
-                .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
-            p.check_value()?;
-            len += 1 + p.value_len();
+        match self.0.as_slice() {
+            // By reference: copying each 40-byte value out for an out-of-line check
+            // stalled on store forwarding.
+            Some(props) => {
+                for p in props {
+                    len += Self::check_one(&mut seen, p, ctx)?;
+                }
+            }
+            None => {
+                for p in self.iter() {
+                    len += Self::check_one(&mut seen, &p, ctx)?;
+                }
+            }
         }
         check_auth_pair(seen).map_err(|id| EncodeError::MissingProperty(id as u8))?;
         Ok(len)
+    }
+
+    #[inline(always)]
+    fn check_one(
+        seen: &mut u64,
+        p: &Property<'_>,
+        ctx: PropertyContext,
+    ) -> Result<usize, EncodeError> {
+        check_placement(seen, p.id(), ctx)
+            .map_err(|_| EncodeError::PropertyNotAllowed(p.id() as u8))?;
+        p.checked_len()
     }
 
     /// Writes the block (length prefix and properties) whose body length is known.

@@ -8,7 +8,7 @@ use mqtt_proto::{
     Ack, Auth, ConnAck, Connect, DecodeError, Decoded, Decoder, Disconnect, EncodeError, List,
     Packet, PacketId, PacketType, Properties, Property, ProtocolVersion, Publish, QoS, QosPid,
     ReasonCode, RetainHandling, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe, Will,
+    Unsubscribe, Will, WillRef,
 };
 
 fn pid(n: u16) -> PacketId {
@@ -1303,7 +1303,7 @@ fn mqtt_3_1_2_9_will_fields_follow_the_will_flag() {
     let Packet::Connect(c) = decode_ok(V4, &bytes) else {
         panic!()
     };
-    let w = c.will.expect("will");
+    let w = c.will.expect("will").get();
     assert_eq!(
         (w.topic, w.payload, w.qos, w.retain),
         ("w/t", &b"msg"[..], QoS::ExactlyOnce, true)
@@ -1321,13 +1321,13 @@ fn mqtt_3_1_2_9_will_fields_follow_the_will_flag() {
         keep_alive: 0,
         properties: Properties::empty(),
         client_id: "c",
-        will: Some(Will {
+        will: Some(WillRef::Given(&Will {
             topic: "w/+",
             payload: b"",
             qos: QoS::AtMostOnce,
             retain: false,
             properties: Properties::empty(),
-        }),
+        })),
         username: None,
         password: None,
     };
@@ -1526,13 +1526,13 @@ fn v5_only_features_under_v311_are_refused() {
     };
     let will_props = Connect {
         properties: Properties::empty(),
-        will: Some(Will {
+        will: Some(WillRef::Given(&Will {
             topic: "w",
             payload: b"",
             qos: QoS::AtMostOnce,
             retain: false,
             properties: props,
-        }),
+        })),
         ..connect
     };
     let packets = [

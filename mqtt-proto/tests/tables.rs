@@ -9,6 +9,7 @@ use mqtt_proto::{
     Ack, Auth, ConnAck, Connect, DecodeError, Disconnect, EncodeError, List, Packet, PacketId,
     PacketType, Properties, Property, PropertyContext, PropertyId, Publish, QoS, QosPid,
     ReasonCode, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    WillRef,
 };
 
 fn pid() -> PacketId {
@@ -415,13 +416,14 @@ fn packet_with_props<'a>(
             ..connect
         }),
         PropertyContext::Will => Packet::Connect(Connect {
-            will: Some(Will {
+            // The packet borrows its will; a test may leak it.
+            will: Some(WillRef::Given(Box::leak(Box::new(Will {
                 topic: "w",
                 payload: b"",
                 qos: QoS::AtMostOnce,
                 retain: false,
                 properties: props,
-            }),
+            })))),
             ..connect
         }),
         PropertyContext::ConnAck => Packet::ConnAck(ConnAck {

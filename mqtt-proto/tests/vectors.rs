@@ -7,7 +7,7 @@ use common::*;
 use mqtt_proto::{
     Ack, ConnAck, Connect, DecodeError, Decoded, Decoder, Disconnect, List, Packet, PacketId,
     PacketType, Properties, Property, Publish, QoS, QosPid, ReasonCode, SubAck, Subscribe,
-    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, varint,
+    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, WillRef, varint,
 };
 
 fn pid(n: u16) -> PacketId {
@@ -34,13 +34,13 @@ fn mqtt_3_1_3_1_connect_example_from_spec_3_1_1() {
         keep_alive: 10,
         properties: Properties::empty(),
         client_id: "client",
-        will: Some(Will {
+        will: Some(WillRef::Given(&Will {
             topic: "wt",
             payload: b"bye",
             qos: QoS::AtLeastOnce,
             retain: false,
             properties: Properties::empty(),
-        }),
+        })),
         username: Some("user"),
         password: Some(b"pw"),
     });
@@ -94,13 +94,13 @@ fn mqtt_2_2_2_1_v5_connect_empty_properties_are_length_zero() {
         keep_alive: 60,
         properties: Properties::empty(),
         client_id: "c",
-        will: Some(Will {
+        will: Some(WillRef::Given(&Will {
             topic: "w",
             payload: b"",
             qos: QoS::ExactlyOnce,
             retain: true,
             properties: Properties::empty(),
-        }),
+        })),
         username: None,
         password: Some(b"k"),
     });
@@ -136,13 +136,13 @@ fn v5_connect_with_properties() {
         keep_alive: 0,
         properties: Properties::new(&props),
         client_id: "id",
-        will: Some(Will {
+        will: Some(WillRef::Given(&Will {
             topic: "t",
             payload: b"x",
             qos: QoS::AtMostOnce,
             retain: false,
             properties: Properties::new(&will_props),
-        }),
+        })),
         username: Some("u"),
         password: None,
     });
@@ -172,7 +172,10 @@ fn v5_connect_with_properties() {
         c.properties.user_properties().collect::<Vec<_>>(),
         [("k", "v")]
     );
-    assert_eq!(c.will.unwrap().properties.will_delay_interval(), Some(5));
+    assert_eq!(
+        c.will.unwrap().get().properties.will_delay_interval(),
+        Some(5)
+    );
 }
 
 /// [MQTT-1.5.5-1] Variable byte integers at every length boundary encode to the fewest

@@ -2188,7 +2188,7 @@ fn encode_connect<S: Store>(config: &Config<'_>, s: &Settings, store: &mut S) ->
         keep_alive: config.keep_alive,
         properties: Properties::new(&props),
         client_id: config.client_id,
-        will,
+        will: will.as_ref().map(mqtt_proto::WillRef::Given),
         username: config.username,
         password: config.password,
     });

@@ -915,13 +915,14 @@ fn will_and_credentials_in_connect(v: ProtocolVersion) {
         Property::UserProperty("k", "v"),
     ];
     let mut expected = default_connect(v, true);
-    expected.will = Some(mqtt_proto::Will {
+    let expected_will = mqtt_proto::Will {
         topic: "will/t",
         payload: b"bye",
         qos: QoS::AtLeastOnce,
         retain: true,
         properties: Properties::new(if v.is_v5() { &expected_will_props } else { &[] }),
-    });
+    };
+    expected.will = Some(mqtt_proto::WillRef::Given(&expected_will));
     expected.username = Some("user");
     expected.password = Some(b"secret");
     t.expect_sent(&[Packet::Connect(expected)]);

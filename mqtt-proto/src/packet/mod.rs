@@ -18,7 +18,7 @@ mod unsubscribe;
 pub use ack::Ack;
 pub use auth::Auth;
 pub use connack::ConnAck;
-pub use connect::{Connect, Will};
+pub use connect::{Connect, ReceivedWill, Will, WillRef};
 pub use disconnect::Disconnect;
 pub use publish::Publish;
 pub use suback::SubAck;
@@ -193,6 +193,13 @@ impl Decoder {
     /// Decodes the packet at the start of `buf`, or says that more bytes are needed.
     #[inline]
     pub fn decode<'a>(&self, buf: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+        // PUBLISH, most of the traffic, on a straight path of its own: the value is
+        // built once and written whole, with no merge with the other packet types.
+        if let [first, ..] = *buf
+            && first >> 4 == PacketType::Publish as u8
+        {
+            return self.decode_publish(buf);
+        }
         let header = match framing::frame(buf, self.version, self.max_packet_size)? {
             Frame::Complete(h) => h,
             Frame::Incomplete(n) => return Ok(Decoded::Incomplete(n)),
@@ -206,6 +213,22 @@ impl Decoder {
             packet,
             consumed: total,
         })
+    }
+}
+
+impl Decoder {
+    /// [`Decoder::decode`] of a buffer starting with a PUBLISH; same results.
+    #[inline(always)]
+    fn decode_publish<'a>(&self, buf: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
+        let header = match framing::frame(buf, self.version, self.max_packet_size)? {
+            Frame::Complete(h) => h,
+            Frame::Incomplete(n) => return Ok(Decoded::Incomplete(n)),
+        };
+        let total = header.total_len();
+        let Some(body) = buf.get(header.header_len..total) else {
+            return Err(DecodeError::Truncated);
+        };
+        Publish::decode_body(header.flags, body, self.version, total)
     }
 }
 
@@ -230,7 +253,11 @@ impl<'a> Packet<'a> {
         let p = match t {
             PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, v)?),
-            PacketType::Publish => Packet::Publish(Publish::read(flags, &mut r, v)?),
+            // Not reached from `Decoder::decode`, which takes PUBLISH on its own path.
+            PacketType::Publish => match Publish::decode_body(flags, body, v, 0)? {
+                Decoded::Packet { packet, .. } => return Ok(packet),
+                Decoded::Incomplete(_) => return Err(DecodeError::Truncated),
+            },
             PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, v, t)?),
             PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, v, t)?),
             PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, v, t)?),
@@ -316,6 +343,10 @@ impl<'a> Packet<'a> {
     /// [`EncodeError::BufferTooSmall`] naming the size required; nothing is written then.
     #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        // PUBLISH on a path of its own, with no dispatch on the packet type.
+        if let Packet::Publish(p) = self {
+            return p.encode_slice(version, buf);
+        }
         let mut sz = Sizes::default();
         let body = self.checked_body_len(version, &mut sz)?;
         let required = 1 + varint::len(body as u32) + body;

@@ -4,7 +4,9 @@ use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{SharedFilter, check_filter_shape, filter_encode_error, validate_topic_filter};
+use crate::topic::{
+    SharedFilter, filter_encode_error, plain_filter_ok, read_filter, validate_topic_filter,
+};
 use crate::version::{PacketId, ProtocolVersion, QoS};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -46,6 +48,7 @@ impl SubscriptionOptions {
         }
     }
 
+    #[inline]
     fn from_byte(b: u8, v: ProtocolVersion) -> Result<Self, DecodeError> {
         // Reserved bits: 7..6 in 5.0 [MQTT-3.8.3-5], 7..2 in 3.1.1 [MQTT-3-8.3-4].
         let reserved = if v.is_v5() { 0xc0 } else { 0xfc };
@@ -86,9 +89,11 @@ pub struct Subscription<'a> {
 }
 
 impl<'a> ItemImpl<'a> for Subscription<'a> {
+    const TEXT: bool = true;
+
+    #[inline(always)]
     fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
-        let (filter, found) = r.string_scan()?;
-        check_filter_shape(filter, found).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        let filter = read_filter(r)?;
         let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
         if options.no_local && matches!(SharedFilter::parse(filter), Ok(Some(_))) {
             return Err(DecodeError::InvalidSubscriptionOptions); // [MQTT-3.8.3-4]
@@ -116,6 +121,19 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
         Ok(())
     }
 
+    /// The common case (a plain filter, options valid for `v`) in one pass over the
+    /// filter; anything else through [`ItemImpl::check`] for its exact error.
+    #[inline(always)]
+    fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        // 3.1.1 has only the QoS bits.
+        let options_ok = v.is_v5() || self.options.to_byte() & !0b11 == 0;
+        if !(options_ok && plain_filter_ok(self.filter.as_bytes())) {
+            self.check(v)?;
+        }
+        Ok(3 + self.filter.len())
+    }
+
+    #[inline]
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         s.put_binary(self.filter.as_bytes());
         s.put_u8(self.options.to_byte());
@@ -163,8 +181,8 @@ impl<'a> Subscribe<'a> {
         }
         super::no_props_before_v5(&self.properties, v)?;
         sz.props = self.properties.checked_len(PropertyContext::Subscribe)?;
-        self.filters.check(v)?;
-        Ok(2 + self.filters.wire_len(v) + if v.is_v5() { super::block(sz.props) } else { 0 })
+        let filters = self.filters.checked_len(v)?;
+        Ok(2 + filters + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {

@@ -47,8 +47,8 @@ impl<'a> Unsubscribe<'a> {
         }
         super::no_props_before_v5(&self.properties, v)?;
         sz.props = self.properties.checked_len(PropertyContext::Unsubscribe)?;
-        self.filters.check(v)?;
-        Ok(2 + self.filters.wire_len(v) + if v.is_v5() { super::block(sz.props) } else { 0 })
+        let filters = self.filters.checked_len(v)?;
+        Ok(2 + filters + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {

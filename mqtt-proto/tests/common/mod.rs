@@ -11,7 +11,7 @@ use mqtt_proto::{
     Ack, Auth, ConnAck, Connect, Decoded, Decoder, Disconnect, EncodeError, List, Needed, Packet,
     PacketId, PacketType, Properties, Property, PropertyContext, ProtocolVersion, Publish, QoS,
     QosPid, ReasonCode, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions,
-    UnsubAck, Unsubscribe, Will,
+    UnsubAck, Unsubscribe, Will, WillRef,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -318,7 +318,7 @@ impl Model {
                     keep_alive: *keep_alive,
                     properties: Properties::new(&pv),
                     client_id,
-                    will,
+                    will: will.as_ref().map(WillRef::Given),
                     username: username.as_deref(),
                     password: password.as_deref(),
                 }))
