@@ -127,7 +127,7 @@ impl Conn {
         let _ = match self {
             Conn::Tcp(s) => s.shutdown().await,
             Conn::Tls(s) => s.shutdown().await,
-            Conn::Ws { ws, .. } => ws.close(None).await.map_err(io::Error::other),
+            Conn::Ws { ws, .. } => SinkExt::close(&mut **ws).await.map_err(io::Error::other),
         };
     }
 }
