@@ -177,6 +177,7 @@ fn tls_refusals_are_reported() {
     });
 }
 
+#[allow(clippy::result_large_err)] // the handshake callback's type is tungstenite's
 /// A WebSocket server on loopback that checks the "mqtt" sub-protocol and relays binary
 /// frames to and from mosquitto's TCP port. Returns its port.
 async fn ws_bridge(target: u16) -> u16 {
@@ -207,10 +208,10 @@ async fn ws_bridge(target: u16) -> u16 {
                 let (mut wtx, mut wrx) = ws.split();
                 let up = async move {
                     while let Some(Ok(m)) = wrx.next().await {
-                        if let tokio_tungstenite::tungstenite::Message::Binary(b) = m {
-                            if tw.write_all(&b).await.is_err() {
-                                break;
-                            }
+                        if let tokio_tungstenite::tungstenite::Message::Binary(b) = m
+                            && tw.write_all(&b).await.is_err()
+                        {
+                            break;
                         }
                     }
                 };
