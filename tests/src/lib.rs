@@ -8,10 +8,14 @@
 //! - [`sim`]: the per-seed simulation and its invariants (`tests/simulation.rs` runs it).
 //! - [`mosquitto`]: a real mosquitto on a free loopback port, for the adapter tests.
 //! - [`proxy`]: a TCP proxy a test can cut, for connection-loss tests.
+//! - [`hostile`]: a scripted misbehaving broker for the hostile-peer suite.
+//! - [`brokers`]: launchers for the interop matrix (mosquitto, rumqttd, aedes, amqtt).
 //! - [`wire`]: owned packet summaries and a stream decoder used by all three.
 
 pub mod broker;
+pub mod brokers;
 pub mod certs;
+pub mod hostile;
 pub mod link;
 pub mod mosquitto;
 pub mod proxy;

@@ -1,0 +1,1 @@
+//! Launchers for the interop matrix (`tests/interop.rs`); see `tests/interop/install.sh`.
