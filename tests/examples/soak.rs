@@ -5,7 +5,8 @@
 //! both sides, so a cut loses nothing). Run through `tests/soak.sh`.
 //!
 //! Environment: SOAK_SECONDS (default 600), SOAK_RATE (messages/s, default 200),
-//! SOAK_CUT_MS (mean time between cuts, default 3000).
+//! SOAK_CUT_MS (mean time between cuts, default 3000), SOAK_VERSION (5 or 4 for 3.1.1;
+//! default 5).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -25,7 +26,11 @@ fn env(name: &str, default: u64) -> u64 {
 
 fn opts(url: &str, id: &str) -> Options {
     let mut o = Options::new(url, id).expect("url");
-    o.version = ProtocolVersion::V5;
+    o.version = if env("SOAK_VERSION", 5) == 4 {
+        ProtocolVersion::V3_1_1
+    } else {
+        ProtocolVersion::V5
+    };
     o.clean_start = false;
     o.session_expiry_interval = 3600;
     o.keep_alive = 5;
