@@ -170,19 +170,24 @@ async fn publish_lines(
         Ok::<(), Error>(())
     });
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut send = async || -> Result<(), Error> {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let p = client
-                .publish_start(topic, line.into_bytes(), qos, retain, props.clone())
-                .await?;
-            if tx.send(p).await.is_err() {
+    let mut sent = Ok(());
+    while let Ok(Some(line)) = lines.next_line().await {
+        match client
+            .publish_start(topic, line.into_bytes(), qos, retain, props.clone())
+            .await
+        {
+            Ok(p) => {
+                if tx.send(p).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                sent = Err(e);
                 break;
             }
         }
-        Ok(())
-    };
-    let sent = send().await;
-    drop(send);
+    }
+    drop(tx);
     let checked = checker.await.unwrap_or(Err(Error::Closed));
     sent.and(checked)
 }
