@@ -62,6 +62,17 @@ pub struct Config<'a> {
     /// above the server's Topic Alias Maximum [MQTT-3.2.2-17]). Repeated topics then
     /// travel as two bytes.
     pub topic_alias_send_maximum: u16,
+    /// The most QoS 1/2 publishes in flight to the server at once (default 65,535: as many
+    /// as the outbox holds and the server's Receive Maximum allows). A 3.1.1 server cannot
+    /// announce its limit: mosquitto's is 20, and it answers one more with a refusal 3.1.1
+    /// cannot express (a PUBACK, then it drops the message and closes the connection), so
+    /// 3.1.1 clients of such a broker must stay within it.
+    pub max_inflight: u16,
+    /// How many QoS 1/2 messages beyond our Receive Maximum the server may have in flight
+    /// before the session ends the connection with 0x93 (default 0: as 5.0 §3.3.4 says).
+    /// The table's capacity (`IN`) stays the hard limit. mosquitto 2.0.11 overshoots a
+    /// client's Receive Maximum by one or two in normal flow; a tolerance absorbs that.
+    pub receive_maximum_tolerance: u16,
     /// 5.0 enhanced authentication: the method, sent in CONNECT. The server's AUTH
     /// challenges arrive as [`crate::Event::Auth`]; answer with `Session::auth`.
     pub authentication_method: Option<&'a str>,
@@ -108,6 +119,8 @@ impl<'a> Config<'a> {
             maximum_packet_size: None,
             topic_alias_maximum: 16,
             topic_alias_send_maximum: 16,
+            max_inflight: u16::MAX,
+            receive_maximum_tolerance: 0,
             authentication_method: None,
             authentication_data: None,
             will: None,

@@ -149,6 +149,8 @@ struct Settings {
     max_packet_size: u32,
     topic_alias_maximum: u16,
     topic_alias_send_maximum: u16,
+    max_inflight: u16,
+    receive_maximum_tolerance: u16,
     auth: bool,
     reconnect: ReconnectPolicy,
     manual_ack: bool,
@@ -268,9 +270,13 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             .maximum_packet_size
             .unwrap_or(u32::MAX)
             .min(rx_capacity as u32);
-        let receive_maximum = config
-            .receive_maximum
-            .clamp(1, IN.clamp(1, u16::MAX as usize) as u16);
+        let capacity = IN.clamp(1, u16::MAX as usize) as u16;
+        // 3.1.1 cannot announce a Receive Maximum: the only limit is what the table holds.
+        let receive_maximum = if v.is_v5() {
+            config.receive_maximum.clamp(1, capacity)
+        } else {
+            capacity
+        };
         let settings = Settings {
             version: v,
             keep_alive: config.keep_alive,
@@ -284,6 +290,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             } else {
                 0
             },
+            max_inflight: config.max_inflight.max(1),
+            receive_maximum_tolerance: config.receive_maximum_tolerance,
             auth: v.is_v5() && config.authentication_method.is_some(),
             topic_alias_maximum: if v.is_v5() {
                 config.topic_alias_maximum
@@ -1670,7 +1678,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 .unwrap_or(0) // none from the server: send none [MQTT-3.2.2-18]
                 .min(s.topic_alias_send_maximum),
             keep_alive: Duration::from_secs(u64::from(keep_alive)),
-            send_quota: props.receive_maximum().unwrap_or(u16::MAX), // [MQTT-4.9.0-1]
+            // [MQTT-4.9.0-1]; a 3.1.1 server cannot announce its limit: ours applies.
+            send_quota: props
+                .receive_maximum()
+                .unwrap_or(u16::MAX)
+                .min(s.max_inflight),
             max_packet_size: props.maximum_packet_size().unwrap_or(u32::MAX),
             max_qos: props.maximum_qos().unwrap_or(QoS::ExactlyOnce),
             retain_available: props.retain_available().unwrap_or(true),
@@ -1854,7 +1866,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                     // The server's quota counts the PUBLISHes it sent on this connection,
                     // not the exchanges carried over, of which it resends only PUBREL.
                     let counted = self.inbox.iter().filter(|e| !e.carried).count();
-                    if counted >= usize::from(self.settings.receive_maximum) {
+                    let limit = usize::from(self.settings.receive_maximum)
+                        + usize::from(self.settings.receive_maximum_tolerance);
+                    if counted >= limit {
                         self.fault(PeerFault::ReceiveMaximumExceeded);
                         return None;
                     }

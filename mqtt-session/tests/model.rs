@@ -1071,7 +1071,12 @@ impl Model {
             .count();
         let lenient = pending - maybe;
         let needs_entry = qos == 2 || self.s.manual_ack;
-        let rm = usize::from(self.s.receive_maximum);
+        // 3.1.1 cannot announce a Receive Maximum: the limit is the table's capacity.
+        let rm = if self.s.v.is_v5() {
+            usize::from(self.s.receive_maximum)
+        } else {
+            IN_CAP
+        };
         // Whether the client counts a carried manual-ack QoS 1 message depends on whether
         // it still holds it; beyond that, the count is exact.
         let over_strict = needs_entry && pending >= rm;

@@ -1222,3 +1222,44 @@ fn mqtt_4_9_0_2_carried_qos2_exchanges_do_not_use_the_new_quota_v5() {
         2,
     );
 }
+
+/// 3.1.1 has no Receive Maximum: `max_inflight` caps what we keep in flight (mosquitto
+/// drops a message beyond its own limit behind a PUBACK); the rest waits for an ack.
+#[test]
+fn max_inflight_caps_qos1_in_flight_v311() {
+    let mut c = cfg(V311);
+    c.max_inflight = 2;
+    let mut t = Script::new(&c);
+    t.establish();
+    for p in [b"1", b"2", b"3"] {
+        t.publish("q", p, QoS::AtLeastOnce);
+    }
+    t.with_sent(|p| assert_eq!(p.len(), 2, "only two in flight: {p:#?}"));
+    t.server(puback(1));
+    t.with_sent(|p| assert_eq!(p.len(), 1, "the third after the first ack: {p:#?}"));
+}
+
+/// A tolerance above our Receive Maximum (for brokers that overshoot it) moves the limit;
+/// the message after it is still a violation (0x93).
+#[test]
+fn receive_maximum_tolerance_moves_the_limit_v5() {
+    let mut c = cfg(V5);
+    c.receive_maximum = 2;
+    c.receive_maximum_tolerance = 1;
+    let mut t = Script::new(&c);
+    t.establish();
+    t.server_all(&[
+        publish("in", b"1", 2, 1),
+        publish("in", b"2", 2, 2),
+        publish("in", b"3", 2, 3),
+    ]);
+    t.expect_sent(&[pubrec(1), pubrec(2), pubrec(3)]);
+    assert_eq!(t.take_events().len(), 3);
+    t.server(publish("in", b"4", 2, 4));
+    expect_peer_fault(
+        &mut t,
+        ReasonCode::ReceiveMaximumExceeded,
+        PeerFault::ReceiveMaximumExceeded,
+        1,
+    );
+}

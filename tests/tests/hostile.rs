@@ -52,6 +52,7 @@ fn opts(url: &str, v: ProtocolVersion) -> Options {
     o.rng_seed = Some(7);
     o.max_incoming_packet = 1024;
     o.receive_maximum = 2;
+    o.receive_maximum_tolerance = 0; // the letter of 5.0 §3.3.4
     o.topic_alias_maximum = 4;
     o
 }

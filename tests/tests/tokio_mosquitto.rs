@@ -405,7 +405,14 @@ fn resumption_after_cuts_loses_nothing_and_qos2_exactly_once() {
                 .await
                 {
                     Ok(m) => m,
-                    Err(_) => panic!("{v:?}: {} of {N} distinct messages arrived", seen.len()),
+                    Err(_) => {
+                        let missing: Vec<usize> = (0..N).filter(|i| !seen.contains_key(i)).collect();
+                        let _ = std::fs::write(std::env::temp_dir().join("mqtt-resumption-failure.log"), m.log());
+                        panic!(
+                            "{v:?}: {} of {N} distinct messages arrived; missing {missing:?} (odd: QoS 2)",
+                            seen.len()
+                        )
+                    }
                 };
                 let i: usize = std::str::from_utf8(msg.payload()).unwrap().parse().unwrap();
                 *seen.entry(i).or_default() += 1;

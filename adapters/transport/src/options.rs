@@ -158,6 +158,14 @@ pub struct Options {
     /// exchanges carried over a reconnect, which the server does not count on the new
     /// connection (5.0 §4.9).
     pub receive_maximum: u16,
+    /// The most QoS 1/2 publishes in flight to the broker. `None` (default): 20 in 3.1.1,
+    /// whose brokers cannot announce a limit (mosquitto's default is 20 and it drops what
+    /// exceeds it behind a PUBACK), and the broker's Receive Maximum in 5.0.
+    pub max_inflight: Option<u16>,
+    /// QoS 1/2 messages accepted beyond our Receive Maximum before disconnecting with 0x93
+    /// (default: the other half of the table, [`crate::INBOX`] / 2). mosquitto 2.0.11
+    /// overshoots a client's Receive Maximum; 0 enforces it to the letter.
+    pub receive_maximum_tolerance: u16,
     /// Topic aliases the server may use towards us, and we towards it (5.0; default 16).
     pub topic_alias_maximum: u16,
     /// Persistence of the session state.
@@ -198,6 +206,8 @@ impl Options {
             max_incoming_packet: 64 * 1024,
             receive_maximum: (crate::session::INBOX / 2) as u16,
             topic_alias_maximum: 16,
+            max_inflight: None,
+            receive_maximum_tolerance: (crate::session::INBOX / 2) as u16,
             store: StoreOptions::Memory {
                 max_bytes: 16 << 20,
             },
@@ -259,6 +269,11 @@ impl Options {
         c.receive_maximum = self.receive_maximum;
         c.maximum_packet_size = u32::try_from(self.max_incoming_packet).ok();
         c.topic_alias_maximum = self.topic_alias_maximum;
+        c.receive_maximum_tolerance = self.receive_maximum_tolerance;
+        c.max_inflight = self.max_inflight.unwrap_or(match self.version {
+            ProtocolVersion::V5 => u16::MAX,
+            _ => 20,
+        });
         c.topic_alias_send_maximum = self.topic_alias_maximum;
         c.rng_seed = self.rng_seed.unwrap_or_else(crate::clock::random_seed);
         f(&c)
