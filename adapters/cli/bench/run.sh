@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The client benchmark: mqttc (our tokio adapter), rumqttc 0.25 and mosquitto_pub /
+# mosquitto_sub against a mosquitto on loopback (and against `mqttc sink`), round by
+# round, interleaved; prints medians as a Markdown table.
+#
+#   adapters/cli/bench/run.sh            # full: 3 rounds, the issue's message counts
+#   adapters/cli/bench/run.sh --smoke    # tiny, < 60 s, for CI
+#
+# Rates are taken the same way for every client: publisher = messages / its wall time
+# (process start to exit, connect included), subscriber = messages / (its exit - the
+# publisher's start). CPU per message = user+sys of the client process (GNU time) / N.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+SMOKE=0; [ "${1:-}" = "--smoke" ] && SMOKE=1
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q --release -p mqttc --features rumqttc-bench
+BIN=$CARGO_TARGET_DIR/release
+if [ $SMOKE = 1 ]; then ROUNDS=1; N0=5000; N1=1000; N2=500; NM=500; NRTT=100; NIDLE=100; NMAX=200
+else ROUNDS=${ROUNDS:-3}; N0=1000000; N1=200000; N2=100000; NM=60000; NRTT=10000; NIDLE=10000; NMAX=19900; fi
+W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
+ulimit -n 20000 2>/dev/null || true
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+MP=$(port); printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_connections -1\nmax_queued_messages 0\nmax_inflight_messages 100\npersistence false\nuser root\n' "$MP" > "$W/m.conf"
+mosquitto -c "$W/m.conf" > "$W/m.log" 2>&1 & sleep 0.5
+SP=$(port); "$BIN/mqttc" sink -p "$SP" > /dev/null & sleep 0.3
+now() { date +%s.%N; }
+# timed <outfile> cmd... : runs with GNU time; appends "cpu_s maxrss_kib wall_s"
+timed() { local o=$1; shift; /usr/bin/time -f "TIME %U %S %M %e" -o "$o.t" "$@" > "$o" 2>/dev/null || true; }
+cpu() { awk '/^TIME/{printf "%.6f", $2+$3}' "$1.t"; }
+wall() { awk '/^TIME/{print $5}' "$1.t"; }
+# One pub+sub run of client $1 at QoS $2 with $3 messages against port $4 (sub if $5=1).
+run() {
+  local c=$1 q=$2 n=$3 p=$4 withsub=$5 tag=$W/$1-$2-$4-$RANDOM
+  local sub=() pub=()
+  case $c in
+    mqttc) sub=("$BIN/mqttc" bench --quiet -V 311 -p "$p" --publishers 0 --subscribers 1 -n "$n" -q "$q")
+           pub=("$BIN/mqttc" bench --quiet -V 311 -p "$p" --publishers 1 --subscribers 0 -n "$n" -q "$q" --inflight 100);;
+    rumqttc) sub=("$BIN/mqttc-rumqttc" sub "$p" "$n" "$q"); pub=("$BIN/mqttc-rumqttc" pub "$p" "$n" "$q" 64 100);;
+    mosquitto) sub=(mosquitto_sub -p "$p" -t bench/t -q "$q" -C "$n")
+               head -c $((n*65)) /dev/zero | tr '\0' 'x' | fold -w 64 | head -n "$n" > "$W/lines"
+               pub=(sh -c "exec mosquitto_pub -p $p -t bench/t -q $q -l < $W/lines");;
+  esac
+  if [ "$withsub" = 1 ]; then ( timed "$tag.sub" timeout 120 "${sub[@]}"; now > "$tag.subend" ) & local sp=$!; sleep 0.5; fi
+  local t0; t0=$(now); timed "$tag.pub" timeout 120 "${pub[@]}"
+  local pw; pw=$(wall "$tag.pub")
+  local line="$c q$q pub_rate=$(awk -v n=$n -v w=$pw 'BEGIN{printf "%.0f", n/(w>0?w:1e-9)}') pub_ns=$(awk -v c=$(cpu "$tag.pub") -v n=$n 'BEGIN{printf "%.0f", c*1e9/n}')"
+  if [ "$withsub" = 1 ]; then wait $sp || true
+    local got; got=$(grep -o 'received=[0-9]*' "$tag.sub" | cut -d= -f2 || true); [ -z "$got" ] && got=$(wc -l < "$tag.sub")
+    line="$line sub_rate=$(awk -v n=$got -v a=$t0 -v b=$(cat $tag.subend) 'BEGIN{printf "%.0f", n/(b-a)}') sub_ns=$(awk -v c=$(cpu "$tag.sub") -v n=$got 'BEGIN{printf "%.0f", c*1e9/(n>0?n:1)}') received=$got"
+  fi
+  echo "$line"
+}
+R=$W/results; : > "$R"
+for r in $(seq 1 $ROUNDS); do
+  for c in mqttc rumqttc mosquitto; do
+    for q in 0 1 2; do
+      n=$([ $q = 0 ] && echo $N0 || ([ $q = 1 ] && echo $N1 || echo $N2))
+      [ $c = mosquitto ] && [ $q != 0 ] && [ $n -gt $NM ] && n=$NM
+      echo "round $r broker $(run $c $q $n $MP 1)" | tee -a "$R" >&2
+      echo "round $r sink $(run $c $q $n $SP 0)" | tee -a "$R" >&2
+    done
+    for q in 0 1; do
+      case $c in
+        mqttc) out=$("$BIN/mqttc" bench --quiet -V 311 -p $MP --roundtrip -n $NRTT -q $q | grep RESULT);;
+        rumqttc) out=$("$BIN/mqttc-rumqttc" rtt $MP $NRTT $q | grep RESULT);;
+        *) continue;;
+      esac
+      echo "round $r rtt $c q$q $(echo "$out" | grep -o 'p50_us=[0-9]* .*p99_us=[0-9]*')" | tee -a "$R" >&2
+    done
+  done
+done
+for c in mqttc rumqttc; do
+  case $c in
+    mqttc) a=("$BIN/mqttc" bench --quiet -V 311 -p $MP --idle); ;;
+    rumqttc) a=("$BIN/mqttc-rumqttc" idle $MP); ;;
+  esac
+  echo "idle $c $("${a[@]}" $NIDLE | grep RESULT)" | tee -a "$R" >&2
+  echo "max $c $("${a[@]}" $NMAX | grep RESULT)" | tee -a "$R" >&2
+done
+python3 - "$R" <<'PY'
+import sys, re, statistics as st
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    kv = dict(x.split('=') for x in f if '=' in x)
+    if f[0] == 'round' and f[2] in ('broker', 'sink'):
+        rows.setdefault((f[2], f[3], f[4]), []).append(kv)
+    elif f[0] == 'round' and f[2] == 'rtt':
+        rows.setdefault(('rtt', f[3], f[4]), []).append(kv)
+    else:
+        rows.setdefault((f[0], f[1], ''), []).append(kv)
+med = lambda rs, k: str(int(st.median(float(r[k]) for r in rs))) if all(k in r for r in rs) else '-'
+print('| run | client | QoS | pub msg/s | pub CPU ns/msg | sub msg/s | sub CPU ns/msg |')
+print('|---|---|---|---|---|---|---|')
+for (kind, c, q), rs in rows.items():
+    if kind in ('broker', 'sink'):
+        print(f'| {kind} | {c} | {q[1:]} | {med(rs,"pub_rate")} | {med(rs,"pub_ns")} | {med(rs,"sub_rate")} | {med(rs,"sub_ns")} |')
+print()
+print('| round trip | client | QoS | p50 us | p90 us | p99 us |')
+print('|---|---|---|---|---|---|')
+for (kind, c, q), rs in rows.items():
+    if kind == 'rtt':
+        print(f'| rtt | {c} | {q[1:]} | {med(rs,"p50_us")} | {med(rs,"p90_us")} | {med(rs,"p99_us")} |')
+print()
+print('| connections | client | up | bytes per connection (RSS) |')
+print('|---|---|---|---|')
+for (kind, c, q), rs in rows.items():
+    if kind in ('idle', 'max'):
+        print(f'| {kind} | {c} | {med(rs,"connections")} | {med(rs,"bytes_per_conn")} |')
+PY
