@@ -356,7 +356,12 @@ async fn roundtrip(a: &BenchArgs) -> Result<u8, Fail> {
     let u = rusage::now();
     let _ = c.disconnect(Duration::from_secs(1)).await;
     lat.sort_unstable();
-    let pct = |q: f64| lat.get(((lat.len().max(1) - 1) as f64 * q) as usize).copied().unwrap_or(0) / 1000;
+    let pct = |q: f64| {
+        lat.get(((lat.len().max(1) - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or(0)
+            / 1000
+    };
     println!(
         "round trip over {} messages at QoS {}: p50 {} us, p90 {} us, p99 {} us",
         lat.len(),
@@ -418,7 +423,11 @@ async fn idle(a: &BenchArgs, n: u32) -> Result<u8, Fail> {
         after / 1024,
         per
     );
-    println!("RESULT connections={up} rss_before_kib={} rss_after_kib={} bytes_per_conn={per}", before / 1024, after / 1024);
+    println!(
+        "RESULT connections={up} rss_before_kib={} rss_after_kib={} bytes_per_conn={per}",
+        before / 1024,
+        after / 1024
+    );
     if a.hold > 0 {
         tokio::time::sleep(Duration::from_secs(a.hold)).await;
     }

@@ -136,7 +136,13 @@ async fn main() {
             }
             lat.sort_unstable();
             let p = |x: f64| lat[((lat.len() - 1) as f64 * x) as usize];
-            println!("RESULT rtt_n={} p50_us={} p90_us={} p99_us={}", lat.len(), p(0.5), p(0.9), p(0.99));
+            println!(
+                "RESULT rtt_n={} p50_us={} p90_us={} p99_us={}",
+                lat.len(),
+                p(0.5),
+                p(0.9),
+                p(0.99)
+            );
         }
         "idle" => {
             let before = rss();
@@ -177,7 +183,9 @@ async fn main() {
             );
         }
         _ => {
-            eprintln!("usage: mqttc-rumqttc <pub|sub|rtt|idle> <port> <count> <qos> [size] [inflight]");
+            eprintln!(
+                "usage: mqttc-rumqttc <pub|sub|rtt|idle> <port> <count> <qos> [size] [inflight]"
+            );
             std::process::exit(2);
         }
     }
