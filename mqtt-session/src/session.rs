@@ -69,11 +69,23 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
     /// built from `config` is invalid or does not fit the store.
     pub fn new(config: &Config<'_>, store: S, rx: B) -> Result<Self, Error> {
         let cap = rx.as_ref().len();
+        Self::with_rx_capacity(config, store, rx, cap)
+    }
+
+    /// Like [`Session::new`] with a receive buffer that may start smaller than the largest
+    /// packet accepted, `capacity`: the caller grows it through [`Session::rx_buffer_mut`]
+    /// when [`Session::read_buffer`] comes back empty (hosts keep idle connections small).
+    pub fn with_rx_capacity(
+        config: &Config<'_>,
+        store: S,
+        rx: B,
+        capacity: usize,
+    ) -> Result<Self, Error> {
         Ok(Session {
             rx,
             rx_start: 0,
             rx_end: 0,
-            core: Core::new(config, store, cap)?,
+            core: Core::new(config, store, capacity)?,
         })
     }
 
@@ -83,9 +95,27 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
     /// many operations were restored; their new tokens come from
     /// [`Session::for_each_outstanding`].
     pub fn restore(config: &Config<'_>, store: S, rx: B) -> Result<(Self, usize), Error> {
-        let mut session = Self::new(config, store, rx)?;
+        let cap = rx.as_ref().len();
+        Self::restore_with_rx_capacity(config, store, rx, cap)
+    }
+
+    /// [`Session::restore`] with a growable receive buffer, as [`Session::with_rx_capacity`].
+    pub fn restore_with_rx_capacity(
+        config: &Config<'_>,
+        store: S,
+        rx: B,
+        capacity: usize,
+    ) -> Result<(Self, usize), Error> {
+        let mut session = Self::with_rx_capacity(config, store, rx, capacity)?;
         let n = session.core.restore();
         Ok((session, n))
+    }
+
+    /// The receive buffer itself, for a caller that grows it (see
+    /// [`Session::with_rx_capacity`]). Growing keeps the buffered bytes; shrinking below
+    /// what is buffered would drop them.
+    pub fn rx_buffer_mut(&mut self) -> &mut B {
+        &mut self.rx
     }
 
     // ----- getters ---------------------------------------------------------------------

@@ -216,6 +216,10 @@ impl Connection {
             if until.is_some_and(|u| StdInstant::now() >= u) {
                 return None;
             }
+            if self.stream.is_some() {
+                // A packet larger than the buffer so far: make room (up to the maximum).
+                mqtt_transport::grow_rx(&mut self.session, self.options.max_incoming_packet);
+            }
             if let Some(stream) = self.stream.as_mut() {
                 let buf = self.session.read_buffer();
                 if let Some(r) = stream.read_buffered(buf) {
@@ -245,6 +249,10 @@ impl Connection {
 
     /// Reads what the socket has into the session's receive buffer.
     fn read(&mut self) {
+        if self.stream.is_none() {
+            return;
+        }
+        mqtt_transport::grow_rx(&mut self.session, self.options.max_incoming_packet);
         let Some(stream) = self.stream.as_mut() else {
             return;
         };

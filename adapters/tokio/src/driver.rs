@@ -212,6 +212,10 @@ impl Driver {
                         .reset(TokioInstant::from_std(self.clock.to_std(d)));
                 }
             }
+            if self.conn.is_some() && self.held.is_empty() {
+                // A packet larger than the buffer so far: make room (up to the maximum).
+                mqtt_transport::grow_rx(&mut self.session, self.options.max_incoming_packet);
+            }
             let wake = self
                 .wait(&mut connecting, &mut sleep, armed.is_some())
                 .await;

@@ -13,7 +13,27 @@ pub const OUTBOX: usize = 64;
 pub const INBOX: usize = 64;
 
 /// The session type of the std and tokio adapters.
-pub type HostSession = Session<HostStore, Box<[u8]>, OUTBOX, INBOX>;
+/// Its receive buffer is a `Vec` that [`grow_rx`] enlarges on demand up to
+/// `Options::max_incoming_packet`, so an idle connection holds [`RX_INITIAL`] bytes.
+pub type HostSession = Session<HostStore, Vec<u8>, OUTBOX, INBOX>;
+
+/// The receive buffer a session starts with (it grows when a larger packet arrives).
+pub const RX_INITIAL: usize = 1024;
+
+/// Doubles the session's receive buffer (up to the largest packet accepted) when it is
+/// full of one incomplete packet, i.e. [`Session::read_buffer`] is empty. True if it grew.
+pub fn grow_rx(session: &mut HostSession, max: usize) -> bool {
+    if !session.read_buffer().is_empty() {
+        return false;
+    }
+    let rx = session.rx_buffer_mut();
+    let len = rx.len();
+    if len >= max {
+        return false;
+    }
+    rx.resize((len * 2).clamp(RX_INITIAL, max), 0);
+    true
+}
 
 /// Why a session could not be built.
 #[derive(Debug)]
@@ -46,8 +66,9 @@ pub fn open_session(options: &Options) -> Result<(HostSession, usize), OpenError
             HostStore::File(FileStore::open(dir, *max_bytes).map_err(OpenError::Store)?)
         }
     };
-    let rx = vec![0u8; options.max_incoming_packet.max(64)].into_boxed_slice();
+    let max = options.max_incoming_packet.max(64);
+    let rx = vec![0u8; RX_INITIAL.min(max)];
     options
-        .with_config(|c| HostSession::restore(c, store, rx))
+        .with_config(|c| HostSession::restore_with_rx_capacity(c, store, rx, max))
         .map_err(OpenError::Session)
 }
