@@ -130,7 +130,26 @@ pub struct KnownBug {
 }
 
 /// Open session bugs (see [`KnownBug`]).
-pub const KNOWN_BUGS: &[KnownBug] = &[];
+pub const KNOWN_BUGS: &[KnownBug] = &[
+    KnownBug {
+        id: "message-matches-no-publish-fed",
+        file: "message-matches-no-publish-fed.bin",
+        what: "found by fuzz/run-deep.sh (session, 95k executions, 2026-12-05): a QoS 1 Message \
+           \"b/c\" is reported that the harness cannot match to a PUBLISH fed in the same \
+           drain (a PUBLISH fed in part at op #10, unsubscribes between, an identical \
+           PUBLISH with another id at op #12); not yet known whether the session or the \
+           harness's candidate bookkeeping is wrong. Present before this session's changes.",
+    },
+    KnownBug {
+        id: "qos2-delivered-again-awaiting-pubrel",
+        file: "qos2-delivered-again-awaiting-pubrel.bin",
+        what: "found by the fuzz smoke of the first CI run of 2026-12-05 (before that day's \
+           changes): a QoS 2 message is delivered while the harness holds its id (1) as \
+           awaiting PUBREL [MQTT-4.3.3-10], after reconnects, topic aliases and a partly \
+           fed PUBLISH; not yet known whether the session delivers twice or the harness \
+           mirror is wrong. Until settled, treat QoS 2 exactly-once as unproven here.",
+    },
+];
 
 /// True when libFuzzer should let the known bug `id` pass (never on the stable replay). A
 /// check guarded by `!tolerated("id")` names its entry in [`KNOWN_BUGS`].
@@ -2122,7 +2141,7 @@ impl Driver {
                     && c.dup == dup
             })
             .collect();
-        if matching.is_empty() {
+        if matching.is_empty() && !tolerated("message-matches-no-publish-fed") {
             self.fail(
                 ops,
                 format!(
@@ -2142,7 +2161,7 @@ impl Driver {
             .copied()
             .filter(|&i| !q2_open(self, i))
             .collect();
-        if allowed.is_empty() {
+        if allowed.is_empty() && !tolerated("qos2-delivered-again-awaiting-pubrel") {
             let pids: Vec<u16> = matching
                 .iter()
                 .map(|&i| self.mirror.candidates[i].pid)

@@ -218,6 +218,23 @@ fn session_inputs_round_trip() {
     );
 }
 
+/// The open session bugs, replayed: each still fails (so a fix shows up here), until it
+/// is fixed and leaves [`session::KNOWN_BUGS`]. `cargo test --manifest-path fuzz/Cargo.toml --lib -- --ignored`.
+#[test]
+#[ignore = "bug: the open session bugs of session::KNOWN_BUGS"]
+fn known_session_bugs_still_fail() {
+    let root = fuzz_dir().join("regressions").join("session");
+    for b in session::KNOWN_BUGS {
+        let data = std::fs::read(root.join(b.file)).unwrap();
+        let outcome = std::panic::catch_unwind(|| run_target("session", &data));
+        assert!(
+            outcome.is_err(),
+            "{} passes now: remove it from KNOWN_BUGS",
+            b.id
+        );
+    }
+}
+
 /// Every open session bug has its input committed.
 #[test]
 fn known_session_bugs_have_inputs() {
