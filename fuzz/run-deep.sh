@@ -24,7 +24,13 @@ for dir in fuzz/artifacts/*/; do
     for f in "$dir"crash-* "$dir"oom-* "$dir"timeout-*; do
         [[ -e $f ]] || continue
         mkdir -p "fuzz/regressions/$t"
-        if [[ ! -e fuzz/regressions/$t/$(basename "$f") ]]; then
+        # Skip an input already kept under any name (a renamed regression, or an old
+        # artifact left over from an earlier run).
+        known=0
+        for k in fuzz/regressions/"$t"/*; do
+            [[ -e $k ]] && cmp -s "$f" "$k" && known=1 && break
+        done
+        if (( ! known )); then
             cp "$f" "fuzz/regressions/$t/"
             echo "fuzz/run-deep.sh: kept $f as fuzz/regressions/$t/$(basename "$f") (commit it)"
         fi

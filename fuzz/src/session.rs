@@ -130,26 +130,12 @@ pub struct KnownBug {
 }
 
 /// Open session bugs (see [`KnownBug`]).
-pub const KNOWN_BUGS: &[KnownBug] = &[
-    KnownBug {
-        id: "message-matches-no-publish-fed",
-        file: "message-matches-no-publish-fed.bin",
-        what: "found by fuzz/run-deep.sh (session, 95k executions, 2026-12-05): a QoS 1 Message \
-           \"b/c\" is reported that the harness cannot match to a PUBLISH fed in the same \
-           drain (a PUBLISH fed in part at op #10, unsubscribes between, an identical \
-           PUBLISH with another id at op #12); not yet known whether the session or the \
-           harness's candidate bookkeeping is wrong. Present before this session's changes.",
-    },
-    KnownBug {
-        id: "qos2-delivered-again-awaiting-pubrel",
-        file: "qos2-delivered-again-awaiting-pubrel.bin",
-        what: "found by the fuzz smoke of the first CI run of 2026-12-05 (before that day's \
-           changes): a QoS 2 message is delivered while the harness holds its id (1) as \
-           awaiting PUBREL [MQTT-4.3.3-10], after reconnects, topic aliases and a partly \
-           fed PUBLISH; not yet known whether the session delivers twice or the harness \
-           mirror is wrong. Until settled, treat QoS 2 exactly-once as unproven here.",
-    },
-];
+/// The two entries this list held (`message-matches-no-publish-fed`,
+/// `qos2-delivered-again-awaiting-pubrel`, 2026-12-05) were the harness's mirror, not the
+/// session: a PUBREL fed in the same `handle_input` as the QoS 2 PUBLISH it releases, and
+/// a QoS 1 PUBLISH without DUP reusing an id still awaiting the application's ack (a new
+/// message, delivered). Their inputs stay as regressions.
+pub const KNOWN_BUGS: &[KnownBug] = &[];
 
 /// True when libFuzzer should let the known bug `id` pass (never on the stable replay). A
 /// check guarded by `!tolerated("id")` names its entry in [`KNOWN_BUGS`].
@@ -850,6 +836,9 @@ struct Candidate {
     pid: u16,
     retain: bool,
     dup: bool,
+    /// A PUBREL for this QoS 2 id followed the PUBLISH in the stream before the drain
+    /// (one `handle_input` can hold both): once delivered, the id is already released.
+    released: bool,
 }
 
 /// The session's receive stream, decoded the way the session decodes it: from the
@@ -1767,6 +1756,7 @@ impl Driver {
                     pid,
                     retain: x.retain,
                     dup: x.dup,
+                    released: false,
                 });
             }
             Packet::PubAck(a) => {
@@ -1792,6 +1782,13 @@ impl Driver {
                 self.server_pubrel.insert(pid);
                 // The session may release the id now and deliver a new message under it.
                 self.qos2_delivered.remove(&pid);
+                // A QoS 2 PUBLISH of this id earlier in the same input, not yet drained, is
+                // released as soon as it is delivered.
+                for c in self.mirror.candidates.iter_mut() {
+                    if c.qos == QoS::ExactlyOnce && c.pid == pid {
+                        c.released = true;
+                    }
+                }
             }
             Packet::PubComp(a) => {
                 let pid = a.packet_id.get();
@@ -2179,8 +2176,12 @@ impl Driver {
             .iter()
             .copied()
             .filter(|&i| {
+                // Only a duplicate is skipped: QoS 2, or QoS 1 with DUP. A QoS 1 PUBLISH
+                // without DUP under an id still in the inbox is a new message (the server
+                // replaced its session) and is delivered [MQTT-3.3.1-1, MQTT-4.3.2-4].
                 let c = &self.mirror.candidates[i];
-                !self.awaiting_app.contains_key(&(c.pid, c.qos))
+                let skippable = c.qos == QoS::ExactlyOnce || c.dup;
+                !(skippable && self.awaiting_app.contains_key(&(c.pid, c.qos)))
             })
             .collect();
         let pool = if preferred.is_empty() {
@@ -2190,6 +2191,7 @@ impl Driver {
         };
         let chosen = pool[0];
         let pid = self.mirror.candidates[chosen].pid;
+        let released = self.mirror.candidates[chosen].released;
         let unambiguous = pool.iter().all(|&i| self.mirror.candidates[i].pid == pid);
         self.mirror.candidates.drain(..=chosen);
         let wants_token = self.manual && qos != QoS::AtMostOnce;
@@ -2210,7 +2212,7 @@ impl Driver {
                 ),
             ),
         }
-        if qos == QoS::ExactlyOnce && unambiguous {
+        if qos == QoS::ExactlyOnce && unambiguous && !released {
             self.qos2_delivered.insert(pid);
         }
     }
