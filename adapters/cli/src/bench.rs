@@ -105,7 +105,7 @@ async fn connect(o: Options, events: usize) -> Result<(Client, Events), Fail> {
         o,
         Capacity {
             events,
-            commands: 64,
+            commands: 256,
         },
     )
     .map_err(|e| Fail::msg(e.to_string()))?;

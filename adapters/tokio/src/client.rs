@@ -4,6 +4,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -120,6 +122,52 @@ pub enum State {
 pub struct Client {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) state: watch::Receiver<State>,
+    pub(crate) io: Arc<IoCounters>,
+}
+
+/// The driver's transport calls so far, over every connection: how well writes are
+/// batched (`packets per write` is the figure that matters for throughput and CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoStats {
+    /// Writes the driver handed the transport, each carrying everything the session had
+    /// ready (one system call on TCP; TLS and WebSocket framing may split it further).
+    pub writes: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Read calls that returned data.
+    pub reads: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+}
+
+/// Shared between the driver (which counts) and the handles (which read).
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    writes: AtomicU64,
+    bytes_written: AtomicU64,
+    reads: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+impl IoCounters {
+    pub(crate) fn wrote(&self, n: usize) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self, n: usize) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> IoStats {
+        IoStats {
+            writes: self.writes.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+            reads: self.reads.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -246,6 +294,11 @@ impl Client {
         self.send(Command::Disconnect { timeout, reply }).await?;
         let _ = rx.await;
         Ok(())
+    }
+
+    /// Transport calls and bytes so far (see [`IoStats`]).
+    pub fn io_stats(&self) -> IoStats {
+        self.io.snapshot()
     }
 
     /// The connection state as last reported.

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant as TokioInstant, Sleep};
 use tracing::{debug, info, trace, warn};
 
-use crate::client::{AckHandle, Command, Error, PublishAck, PublishProperties, State};
+use crate::client::{AckHandle, Command, Error, IoCounters, PublishAck, PublishProperties, State};
 use crate::event::Event;
 use crate::transport::Conn;
 
@@ -38,6 +38,10 @@ use crate::transport::Conn;
 /// `WBUF_MAX` when a burst fills it, so one write carries many packets.
 const WBUF_MIN: usize = 4 * 1024;
 const WBUF_MAX: usize = 256 * 1024;
+
+/// Commands (or acks) taken from their channel in one turn of the loop: their packets go
+/// out in one write. Bounded so reads and timers are not starved by a busy publisher.
+const BATCH: usize = 256;
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<Conn>> + Send>>;
 
@@ -64,6 +68,16 @@ enum Wake {
     EventsClosed,
 }
 
+/// The driver's ends of the channels to the handles.
+pub(crate) struct Channels {
+    pub(crate) cmd_rx: mpsc::Receiver<Command>,
+    pub(crate) ack_rx: mpsc::UnboundedReceiver<Token>,
+    pub(crate) ack_tx: mpsc::UnboundedSender<Token>,
+    pub(crate) ev_tx: mpsc::Sender<Event>,
+    pub(crate) state_tx: watch::Sender<State>,
+    pub(crate) io: Arc<IoCounters>,
+}
+
 pub(crate) struct Driver {
     session: HostSession,
     clock: Clock,
@@ -74,6 +88,7 @@ pub(crate) struct Driver {
     ack_tx: mpsc::UnboundedSender<Token>,
     ev_tx: mpsc::Sender<Event>,
     state_tx: watch::Sender<State>,
+    io: Arc<IoCounters>,
     conn: Option<Conn>,
     /// Index of the broker tried last in `options.brokers`.
     broker: usize,
@@ -96,27 +111,23 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         session: HostSession,
         options: Options,
         tls_config: Option<Arc<rustls::ClientConfig>>,
-        cmd_rx: mpsc::Receiver<Command>,
-        ack_rx: mpsc::UnboundedReceiver<Token>,
-        ack_tx: mpsc::UnboundedSender<Token>,
-        ev_tx: mpsc::Sender<Event>,
-        state_tx: watch::Sender<State>,
+        ch: Channels,
     ) -> Self {
         Driver {
             session,
             clock: Clock::with_epoch(TokioInstant::now().into_std()),
             options,
             tls_config,
-            cmd_rx,
-            ack_rx,
-            ack_tx,
-            ev_tx,
-            state_tx,
+            cmd_rx: ch.cmd_rx,
+            ack_rx: ch.ack_rx,
+            ack_tx: ch.ack_tx,
+            ev_tx: ch.ev_tx,
+            state_tx: ch.state_tx,
+            io: ch.io,
             conn: None,
             broker: 0,
             redirect: Vec::new(),
@@ -156,6 +167,7 @@ impl Driver {
                 if let Some(conn) = self.conn.as_mut() {
                     let r = conn.write_all(&self.wbuf[..self.wlen]).await;
                     trace!(bytes = self.wlen, "wrote");
+                    self.io.wrote(self.wlen);
                     self.wlen = 0;
                     if let Err(e) = r {
                         debug!(error = %e, "write failed");
@@ -244,16 +256,27 @@ impl Driver {
                     debug!("connection closed by the broker");
                     self.transport_down();
                 }
-                Wake::Read(Ok(n)) => self.session.handle_read(now, n),
+                Wake::Read(Ok(n)) => {
+                    self.io.read(n);
+                    self.session.handle_read(now, n);
+                }
                 Wake::Read(Err(e)) => {
                     debug!(error = %e, "read failed");
                     self.transport_down();
                 }
-                Wake::Command(Some(cmd)) => self.command(now, cmd),
+                Wake::Command(Some(cmd)) => {
+                    self.command(now, cmd);
+                    self.take_queued_commands(now);
+                }
                 Wake::Command(None) => self.commands_open = false,
                 Wake::Ack(Some(token)) => {
-                    if let Err(e) = self.session.ack(token) {
-                        debug!(?token, error = %e, "ack refused");
+                    self.ack(token);
+                    // The rest already queued, so their PUBACKs share one write.
+                    for _ in 1..BATCH {
+                        match self.ack_rx.try_recv() {
+                            Ok(token) => self.ack(token),
+                            Err(_) => break,
+                        }
                     }
                 }
                 Wake::Ack(None) => {}
@@ -334,6 +357,31 @@ impl Driver {
             }, if can_read => Wake::Read(r),
             c = cmd_rx.recv(), if take_commands => Wake::Command(c),
             () = ev_tx.closed(), if watch_events_closed => Wake::EventsClosed,
+        }
+    }
+
+    /// Hands the session the commands already queued behind the one just taken (up to
+    /// `BATCH`, while it has room), so that their packets leave in one write instead of
+    /// one system call each.
+    fn take_queued_commands(&mut self, now: mqtt_session::Instant) {
+        for _ in 1..BATCH {
+            if self.stalled.is_some() || self.closing.is_some() {
+                return;
+            }
+            match self.cmd_rx.try_recv() {
+                Ok(cmd) => self.command(now, cmd),
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.commands_open = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn ack(&mut self, token: Token) {
+        if let Err(e) = self.session.ack(token) {
+            debug!(?token, error = %e, "ack refused");
         }
     }
 

@@ -33,7 +33,9 @@ mod transport;
 
 use tokio::sync::{mpsc, watch};
 
-pub use client::{AckHandle, Client, Error, Pending, PublishAck, PublishProperties, State};
+pub use client::{
+    AckHandle, Client, Error, IoStats, Pending, PublishAck, PublishProperties, State,
+};
 pub use event::Event;
 pub use mqtt_proto::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 pub use mqtt_session::{ConnectionError, LossReason, ReconnectPolicy, StopReason};
@@ -46,7 +48,8 @@ pub use mqtt_transport::{
 pub struct Capacity {
     /// Events waiting for the application before the driver stops reading (default 256).
     pub events: usize,
-    /// Commands waiting for the driver before `publish` waits (default 64).
+    /// Commands waiting for the driver before `publish` waits (default 256; a bound, not
+    /// an allocation: the channel grows in blocks of 32 as commands arrive).
     pub commands: usize,
 }
 
@@ -54,7 +57,7 @@ impl Default for Capacity {
     fn default() -> Self {
         Capacity {
             events: 256,
-            commands: 64,
+            commands: 256,
         }
     }
 }
@@ -119,14 +122,26 @@ pub fn connect(options: Options, capacity: Capacity) -> Result<(Client, Events),
     let (ev_tx, ev_rx) = mpsc::channel(capacity.events.max(1));
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let (state_tx, state_rx) = watch::channel(State::Disconnected);
+    let io = std::sync::Arc::new(client::IoCounters::default());
     let driver = driver::Driver::new(
-        session, options, tls_config, cmd_rx, ack_rx, ack_tx, ev_tx, state_tx,
+        session,
+        options,
+        tls_config,
+        driver::Channels {
+            cmd_rx,
+            ack_rx,
+            ack_tx,
+            ev_tx,
+            state_tx,
+            io: io.clone(),
+        },
     );
     tokio::spawn(driver.run());
     Ok((
         Client {
             tx: cmd_tx,
             state: state_rx,
+            io,
         },
         Events { rx: ev_rx },
     ))
