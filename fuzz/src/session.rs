@@ -54,7 +54,7 @@
 //!    spurious `handle_timeout` (before the deadline) produces nothing;
 //!    `ReconnectScheduled` is never in the past.
 //! 10. Outputs: `poll_transmit` returning 0 means nothing is due (a probe with a large
-//!     buffer then gives 0 too); `Err(required)` names more than the buffer given, and a
+//!     buffer then gives 0 too; an empty buffer gives 0 only when nothing is due); `Err(required)` names more than the buffer given, and a
 //!     buffer of that size makes progress.
 //! 11. Commands: `Err` leaves the session unchanged (the drain after it produces nothing,
 //!     counters unchanged); QoS 0 publishes return no token, QoS 1/2 a token.
@@ -1839,6 +1839,14 @@ impl Driver {
                 self.drained_events += 1;
                 self.on_event(ev, ops);
             }
+            // An empty buffer first: `Ok(0)` there must mean nothing is due either.
+            let empty = self.s.poll_transmit(self.now(), &mut []);
+            if matches!(empty, Ok(n) if n > 0) || empty == Err(0) {
+                self.fail(
+                    ops,
+                    format!("poll_transmit with an empty buffer: {empty:?}"),
+                );
+            }
             for n in 0.. {
                 if n > 100_000 {
                     self.fail(ops, "poll_transmit does not run dry");
@@ -1847,6 +1855,12 @@ impl Driver {
                 let sent = self.transmit(size, ops);
                 if sent == 0 {
                     break;
+                }
+                if n == 0 && empty == Ok(0) {
+                    self.fail(
+                        ops,
+                        format!("poll_transmit with an empty buffer returned 0 while {sent} bytes were due"),
+                    );
                 }
                 produced = true;
             }

@@ -1170,6 +1170,14 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     /// transport is a byte stream); stored packets are written whole.
     pub(crate) fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, usize> {
         self.set_now(now);
+        // Staged control packets stream into any buffer, but not into an empty one: that
+        // is `Err`, never `Ok(0)` ("nothing due") while bytes wait.
+        if out.is_empty()
+            && !self.tx.is_empty()
+            && matches!(self.state, ConnState::Connected | ConnState::Closing)
+        {
+            return Err(self.tx.len());
+        }
         let mut pos = 0;
         match self.state {
             ConnState::AwaitConnAck => {
@@ -1198,6 +1206,10 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 }
             }
             _ => {}
+        }
+        if pos == 0 && out.is_empty() && !self.tx.is_empty() {
+            // Acks staged just now (held-back manual acks) wait for a buffer.
+            return Err(self.tx.len());
         }
         if pos > 0 {
             self.last_sent = self.now;

@@ -1075,3 +1075,51 @@ fn subscription_identifiers_reach_the_message_v5() {
     t.s.for_each_match("s/x", &mut |_, _, id| ids.push(id));
     assert_eq!(ids, [Some(42)]);
 }
+
+// ----- the transmit contract ----------------------------------------------------------------
+
+/// `poll_transmit` into an empty buffer: `Ok(0)` only when nothing is due. A staged
+/// PUBACK (a control packet that streams into any buffer) and a queued PUBLISH both
+/// answer `Err(required)`, and a buffer of that size then takes them. (An adapter that
+/// releases its write buffer when idle asks with an empty one first.)
+fn empty_buffer_is_err_while_bytes_wait(v: ProtocolVersion) {
+    let mut t = Script::new(&cfg(v));
+    t.establish();
+    let mut empty: [u8; 0] = [];
+    assert_eq!(t.s.poll_transmit(t.now, &mut empty), Ok(0), "nothing due");
+    // A QoS 1 PUBLISH from the server stages a PUBACK.
+    let bytes = encode_all(v, &[publish("in/x", b"m", 1, 7)]);
+    assert_eq!(t.s.handle_input(t.now, &bytes), bytes.len());
+    while t.s.poll_event().is_some() {}
+    let need =
+        t.s.poll_transmit(t.now, &mut empty)
+            .expect_err("a PUBACK waits: not Ok(0)");
+    assert!(need > 0);
+    let mut buf = vec![0u8; need];
+    let n = t.s.poll_transmit(t.now, &mut buf).expect("room given");
+    assert_eq!(decode_stream(v, &buf[..n]), vec![puback(7)]);
+    assert_eq!(t.s.poll_transmit(t.now, &mut empty), Ok(0));
+    // A queued PUBLISH.
+    t.s.publish(t.now, "a/b", b"hi", QoS::AtLeastOnce, false, &[])
+        .unwrap();
+    while t.s.poll_event().is_some() {}
+    let need =
+        t.s.poll_transmit(t.now, &mut empty)
+            .expect_err("a PUBLISH waits: not Ok(0)");
+    let mut buf = vec![0u8; need];
+    let n = t.s.poll_transmit(t.now, &mut buf).expect("room given");
+    assert!(matches!(
+        decode_stream(v, &buf[..n])[..],
+        [Packet::Publish(_)]
+    ));
+}
+
+#[test]
+fn empty_buffer_is_err_while_bytes_wait_v311() {
+    empty_buffer_is_err_while_bytes_wait(V311);
+}
+
+#[test]
+fn empty_buffer_is_err_while_bytes_wait_v5() {
+    empty_buffer_is_err_while_bytes_wait(V5);
+}

@@ -136,7 +136,7 @@ pub fn connect(options: Options, capacity: Capacity) -> Result<(Client, Events),
             io: io.clone(),
         },
     );
-    tokio::spawn(driver.run());
+    tokio::spawn(Box::new(driver).run());
     Ok((
         Client {
             tx: cmd_tx,
