@@ -1873,13 +1873,34 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                         return None;
                     }
                 }
+                if qos == QoS::ExactlyOnce && self.store.get(Key::IncomingQos2(pid)).is_some() {
+                    // A QoS 2 id awaiting PUBREL kept in the store alone (spilled past the
+                    // table, or restored past it): a duplicate, never delivered twice
+                    // [MQTT-4.3.3-10]; it gets its PUBREC again.
+                    self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success);
+                    return None;
+                }
                 let needs_entry = manual || qos == QoS::ExactlyOnce;
-                if needs_entry {
-                    // The server's quota counts the PUBLISHes it sent on this connection,
-                    // not the exchanges carried over, of which it resends only PUBREL.
-                    let counted = self.inbox.iter().filter(|e| !e.carried).count();
-                    let limit = usize::from(self.settings.receive_maximum)
-                        + usize::from(self.settings.receive_maximum_tolerance);
+                // The server's quota counts the PUBLISHes it sent on this connection,
+                // not the exchanges carried over, of which it resends only PUBREL.
+                let counted = self.inbox.iter().filter(|e| !e.carried).count();
+                let limit = usize::from(self.settings.receive_maximum)
+                    + usize::from(self.settings.receive_maximum_tolerance);
+                if needs_entry
+                    && !manual
+                    && !self.settings.version.is_v5()
+                    && (counted >= limit || self.inbox.is_full())
+                {
+                    // 3.1.1 announces no limit, so a server may have more QoS 2 messages in
+                    // flight than the table holds (mosquitto's max_inflight_messages can be
+                    // anything): the id is kept in the store alone until its PUBREL. Only
+                    // a full store ends the connection.
+                    if self.store.put(Key::IncomingQos2(pid), &[]).is_err() {
+                        self.fault(PeerFault::ReceiveMaximumExceeded);
+                        return None;
+                    }
+                    self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success); // [MQTT-4.3.3-8]
+                } else if needs_entry {
                     if counted >= limit {
                         self.fault(PeerFault::ReceiveMaximumExceeded);
                         return None;
@@ -2031,6 +2052,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 self.remove_inbox(i);
                 self.store.remove(Key::IncomingQos2(pid));
                 self.stage_ack(PacketType::PubComp, pid, ReasonCode::Success); // [MQTT-4.3.3-11]
+            }
+            // Kept in the store alone (see `on_publish`).
+            None if self.store.get(Key::IncomingQos2(pid)).is_some() => {
+                self.store.remove(Key::IncomingQos2(pid));
+                self.stage_ack(PacketType::PubComp, pid, ReasonCode::Success);
             }
             None => {
                 let rc = if self.settings.version.is_v5() {
