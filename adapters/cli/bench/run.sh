@@ -43,7 +43,7 @@ run() {
   if [ "$withsub" = 1 ]; then ( timed "$tag.sub" timeout 120 "${sub[@]}"; now > "$tag.subend" ) & local sp=$!; sleep 0.5; fi
   local t0; t0=$(now); timed "$tag.pub" timeout 120 "${pub[@]}"
   local pw; pw=$(wall "$tag.pub")
-  local line="$c q$q pub_rate=$(awk -v n=$n -v w=$pw 'BEGIN{printf "%.0f", n/(w>0?w:1e-9)}') pub_ns=$(awk -v c=$(cpu "$tag.pub") -v n=$n 'BEGIN{printf "%.0f", c*1e9/n}')"
+  local line="$c q$q n=$n pub_rate=$(awk -v n=$n -v w=$pw 'BEGIN{printf "%.0f", n/(w>0?w:1e-9)}') pub_ns=$(awk -v c=$(cpu "$tag.pub") -v n=$n 'BEGIN{printf "%.0f", c*1e9/n}')"
   if [ "$withsub" = 1 ]; then wait $sp || true
     local got; got=$(grep -o 'received=[0-9]*' "$tag.sub" | cut -d= -f2 || true); [ -z "$got" ] && got=$(wc -l < "$tag.sub")
     line="$line sub_rate=$(awk -v n=$got -v a=$t0 -v b=$(cat $tag.subend) 'BEGIN{printf "%.0f", n/(b-a)}') sub_ns=$(awk -v c=$(cpu "$tag.sub") -v n=$got 'BEGIN{printf "%.0f", c*1e9/(n>0?n:1)}') received=$got"
@@ -90,11 +90,17 @@ for line in open(sys.argv[1]):
     else:
         rows.setdefault((f[0], f[1], ''), []).append(kv)
 med = lambda rs, k: str(int(st.median(float(r[k]) for r in rs))) if all(k in r for r in rs) else '-'
-print('| run | client | QoS | pub msg/s | pub CPU ns/msg | sub msg/s | sub CPU ns/msg |')
-print('|---|---|---|---|---|---|---|')
+def got(rs):
+    # The fewest messages the subscriber received in any round, of those sent: a loss
+    # shows here instead of hiding in a rate.
+    if not all('received' in r for r in rs):
+        return '-'
+    return f'{min(int(r["received"]) for r in rs)}/{rs[0]["n"]}'
+print('| run | client | QoS | pub msg/s | pub CPU ns/msg | sub msg/s | sub CPU ns/msg | received (worst round) |')
+print('|---|---|---|---|---|---|---|---|')
 for (kind, c, q), rs in rows.items():
     if kind in ('broker', 'sink'):
-        print(f'| {kind} | {c} | {q[1:]} | {med(rs,"pub_rate")} | {med(rs,"pub_ns")} | {med(rs,"sub_rate")} | {med(rs,"sub_ns")} |')
+        print(f'| {kind} | {c} | {q[1:]} | {med(rs,"pub_rate")} | {med(rs,"pub_ns")} | {med(rs,"sub_rate")} | {med(rs,"sub_ns")} | {got(rs)} |')
 print()
 print('| round trip | client | QoS | p50 us | p90 us | p99 us |')
 print('|---|---|---|---|---|---|')
