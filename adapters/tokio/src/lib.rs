@@ -10,6 +10,15 @@
 //!   [`Client::subscribe`] with the SUBACK's codes. Every future is cancel-safe (see each).
 //! - A slow application is pushed back on, never buffered without bound: when the event
 //!   channel (`events_capacity`) is full the driver stops reading the socket.
+//! - Writes are batched: the driver takes up to 256 queued commands per turn and writes
+//!   everything the session has ready in one call ([`Client::io_stats`] counts them).
+//!
+//! Memory per idle connection, measured with `mqttc bench --idle 10000` against mosquitto:
+//! about 21.6 KB resident (rumqttc 0.25: 30.6 KB). Of that, the session's protocol state
+//! is 3 KB (its 64 + 64 in-flight tables inline), the event and command channels' first
+//! blocks 4.1 KB and 2.6 KB, the receive buffer 1 KiB (it grows up to
+//! `Options::max_incoming_packet` for a larger packet); the write buffer exists only while
+//! a burst is being written.
 //!
 //! ```no_run
 //! use mqtt_tokio::{Event, Options, QoS};
