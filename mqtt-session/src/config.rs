@@ -70,8 +70,11 @@ pub struct Config<'a> {
     pub max_inflight: u16,
     /// How many QoS 1/2 messages beyond our Receive Maximum the server may have in flight
     /// before the session ends the connection with 0x93 (default 0: as 5.0 §3.3.4 says).
-    /// The table's capacity (`IN`) stays the hard limit. mosquitto 2.0.11 overshoots a
-    /// client's Receive Maximum by one or two in normal flow; a tolerance absorbs that.
+    /// mosquitto 2.0.11 overshoots a client's Receive Maximum by one or two in normal
+    /// flow, and by hundreds after a restart; a tolerance absorbs that. Manual-ack
+    /// messages stay bounded by the table (`IN`); auto-ack QoS 2 ids beyond it are kept in
+    /// the store until their PUBREL (a full store ends the connection); auto-ack QoS 1
+    /// needs no room at all.
     pub receive_maximum_tolerance: u16,
     /// 5.0 enhanced authentication: the method, sent in CONNECT. The server's AUTH
     /// challenges arrive as [`crate::Event::Auth`]; answer with `Session::auth`.

@@ -1886,15 +1886,14 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 let counted = self.inbox.iter().filter(|e| !e.carried).count();
                 let limit = usize::from(self.settings.receive_maximum)
                     + usize::from(self.settings.receive_maximum_tolerance);
-                if needs_entry
-                    && !manual
-                    && !self.settings.version.is_v5()
-                    && (counted >= limit || self.inbox.is_full())
-                {
-                    // 3.1.1 announces no limit, so a server may have more QoS 2 messages in
-                    // flight than the table holds (mosquitto's max_inflight_messages can be
-                    // anything): the id is kept in the store alone until its PUBREL. Only
-                    // a full store ends the connection.
+                // 3.1.1 announces no limit; in 5.0 the quota is our Receive Maximum plus
+                // the tolerance the caller chose.
+                let over_quota = self.settings.version.is_v5() && counted >= limit;
+                if needs_entry && !manual && !over_quota && self.inbox.is_full() {
+                    // More QoS 2 messages in flight than the table holds, within the quota
+                    // (3.1.1: mosquitto's max_inflight_messages can be anything; 5.0: a
+                    // tolerance above the table): the id is kept in the store alone until
+                    // its PUBREL. Only a full store ends the connection.
                     if self.store.put(Key::IncomingQos2(pid), &[]).is_err() {
                         self.fault(PeerFault::ReceiveMaximumExceeded);
                         return None;

@@ -1340,3 +1340,41 @@ fn v5_qos2_beyond_receive_maximum_still_a_violation() {
         1,
     );
 }
+
+/// With a tolerance above the table (the adapters' default), a 5.0 server that ignores our
+/// Receive Maximum (mosquitto 2.0.11 after a restart) is absorbed: auto-ack QoS 2 ids
+/// beyond the table wait in the store for their PUBREL, each message is delivered once,
+/// and the connection stays up instead of a 0x93 at every reconnect.
+#[test]
+fn v5_tolerance_above_the_table_absorbs_an_overshooting_server() {
+    let mut c = cfg(V5);
+    c.receive_maximum = 4;
+    c.receive_maximum_tolerance = u16::MAX;
+    let mut t = Script::new(&c);
+    t.establish();
+    let n = (IN_CAP * 2) as u16;
+    let first: Vec<Packet<'_>> = (1..=n).map(|i| publish("in", b"m", 2, i)).collect();
+    t.server_all(&first);
+    let recs: Vec<Packet<'_>> = (1..=n).map(pubrec).collect();
+    t.expect_sent(&recs);
+    assert_eq!(t.take_events().len(), usize::from(n));
+    let dups: Vec<Packet<'_>> = (1..=n)
+        .map(|i| {
+            let mut p = publish("in", b"m", 2, i);
+            if let Packet::Publish(x) = &mut p {
+                x.dup = true;
+            }
+            p
+        })
+        .collect();
+    t.server_all(&dups);
+    t.expect_sent(&recs);
+    t.expect_no_events();
+    let rels: Vec<Packet<'_>> = (1..=n)
+        .map(|i| Packet::PubRel(mqtt_proto::Ack::new(pid(i))))
+        .collect();
+    t.server_all(&rels);
+    let comps: Vec<Packet<'_>> = (1..=n).map(pubcomp).collect();
+    t.expect_sent(&comps);
+    assert_eq!(t.s.state(), ConnState::Connected);
+}

@@ -514,6 +514,20 @@ fn broker_restart_sigkill_mid_stream_nothing_vanishes_silently() {
     broker_restart_mid_stream(true, V5);
 }
 
+/// The SIGTERM restart in 3.1.1: every message arrives, each QoS 2 one exactly once. No
+/// deviation is possible here: 3.1.1 has no Receive Maximum, and QoS 2 ids beyond the
+/// session's table wait for their PUBREL in the store.
+#[test]
+fn broker_restart_sigterm_mid_stream_every_message_arrives_v311() {
+    broker_restart_mid_stream(false, V3_1_1);
+}
+
+/// The SIGKILL restart in 3.1.1: every publish completes or is reported lost.
+#[test]
+fn broker_restart_sigkill_mid_stream_nothing_vanishes_silently_v311() {
+    broker_restart_mid_stream(true, V3_1_1);
+}
+
 fn broker_restart_mid_stream(kill: bool, v: ProtocolVersion) {
     if !need_broker() {
         return;
@@ -590,8 +604,14 @@ fn broker_restart_mid_stream(kill: bool, v: ProtocolVersion) {
             Ok(r) => r.unwrap(),
             Err(_) => {
                 let log = m.log();
-                let _ = std::fs::write(std::env::temp_dir().join("mqtt-broker-restart-failure.log"), &log);
-                panic!("publisher did not finish; {} distinct received", seen.lock().unwrap().len())
+                let _ = std::fs::write(
+                    std::env::temp_dir().join("mqtt-broker-restart-failure.log"),
+                    &log,
+                );
+                panic!(
+                    "publisher did not finish; {} distinct received",
+                    seen.lock().unwrap().len()
+                )
             }
         };
         // Wait until the subscriber has everything or nothing more comes for 3 s.
@@ -606,13 +626,33 @@ fn broker_restart_mid_stream(kill: bool, v: ProtocolVersion) {
         tokio::time::sleep(Duration::from_millis(300)).await; // late duplicates
         let seen = seen.lock().unwrap().clone();
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        let lost = results.iter().filter(|r| matches!(r, Err(Error::Lost(_)))).count();
-        let other: Vec<_> = results.iter().filter(|r| !matches!(r, Ok(_) | Err(Error::Lost(_)))).collect();
-        eprintln!("kill={kill} {v:?}: {ok} acknowledged, {lost} reported lost, {} distinct received", seen.len());
-        assert!(other.is_empty(), "unexpected outcomes: {:?}", &other[..other.len().min(5)]);
+        let lost = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Lost(_))))
+            .count();
+        let other: Vec<_> = results
+            .iter()
+            .filter(|r| !matches!(r, Ok(_) | Err(Error::Lost(_))))
+            .collect();
+        eprintln!(
+            "kill={kill} {v:?}: {ok} acknowledged, {lost} reported lost, {} distinct received",
+            seen.len()
+        );
+        assert!(
+            other.is_empty(),
+            "unexpected outcomes: {:?}",
+            &other[..other.len().min(5)]
+        );
         assert_eq!(ok + lost, N, "every publish resolved");
-        let dup2: Vec<_> = seen.iter().filter(|(i, n)| *i % 2 == 1 && **n > 1).take(10).collect();
-        assert!(dup2.is_empty(), "QoS 2 messages delivered more than once: {dup2:?}");
+        let dup2: Vec<_> = seen
+            .iter()
+            .filter(|(i, n)| *i % 2 == 1 && **n > 1)
+            .take(10)
+            .collect();
+        assert!(
+            dup2.is_empty(),
+            "QoS 2 messages delivered more than once: {dup2:?}"
+        );
         if !kill {
             assert_eq!(ok, N, "graceful restart: every publish acknowledged");
         }
@@ -622,28 +662,34 @@ fn broker_restart_mid_stream(kill: bool, v: ProtocolVersion) {
         let losses = collector.await.unwrap();
         eprintln!("subscriber connection losses: {losses:?}");
         let flooded = losses.iter().any(|r| {
-            matches!(r, ConnectionError::ProtocolViolation { reason_code: ReasonCode::ReceiveMaximumExceeded, .. })
+            matches!(
+                r,
+                ConnectionError::ProtocolViolation {
+                    reason_code: ReasonCode::ReceiveMaximumExceeded,
+                    ..
+                }
+            )
         });
         if !kill {
-            // DEVIATION (mosquitto 2.0.11), seen in about half the runs: after a restart that
-            // restored our session it sometimes sends the resumed subscriber far more QoS 2
-            // messages than our Receive Maximum, at every reconnect. The client answers
-            // each time with DISCONNECT 0x93 as 5.0 §3.3.4 says, and the subscriber may not
-            // catch up. When that happened the test says so; otherwise every message must
-            // have arrived.
-            if flooded {
-                eprintln!(
-                    "DEVIATION mosquitto 2.0.11: Receive Maximum ignored after restart; {} of {N} not delivered",
-                    missing.len()
-                );
-            } else {
-                assert!(missing.is_empty(), "messages never delivered: {:?}...", &missing[..missing.len().min(10)]);
-            }
+            // mosquitto 2.0.11 sometimes sends a resumed subscriber far more QoS 2 messages
+            // than its Receive Maximum after a restart. With the adapters' default
+            // tolerance the session absorbs that (QoS 2 ids beyond its table wait in the
+            // store) instead of a 0x93 at every reconnect, which left up to 17,000 of the
+            // 20,000 undelivered before: now every message must arrive.
+            assert!(!flooded, "disconnected with 0x93: {losses:?}");
+            assert!(
+                missing.is_empty(),
+                "messages never delivered: {:?}...",
+                &missing[..missing.len().min(10)]
+            );
         } else {
             // After SIGKILL mosquitto restores its last autosave (1 s): what it had
             // acknowledged since may be gone; that is the broker's loss, not silent on our
             // side, since every publish above resolved.
-            eprintln!("kill: {} of {N} never delivered (lost by the broker)", missing.len());
+            eprintln!(
+                "kill: {} of {N} never delivered (lost by the broker)",
+                missing.len()
+            );
         }
     });
 }

@@ -163,8 +163,10 @@ pub struct Options {
     /// exceeds it behind a PUBACK), and the broker's Receive Maximum in 5.0.
     pub max_inflight: Option<u16>,
     /// QoS 1/2 messages accepted beyond our Receive Maximum before disconnecting with 0x93
-    /// (default: the other half of the table, [`crate::INBOX`] / 2). mosquitto 2.0.11
-    /// overshoots a client's Receive Maximum; 0 enforces it to the letter.
+    /// (default: no limit but the session's storage, so a broker that overshoots is
+    /// absorbed instead of disconnected at every reconnect; see
+    /// `mqtt_session::Config::receive_maximum_tolerance`). mosquitto 2.0.11 overshoots a
+    /// client's Receive Maximum, after a restart by hundreds; 0 enforces it to the letter.
     pub receive_maximum_tolerance: u16,
     /// Topic aliases the server may use towards us, and we towards it (5.0; default 16).
     pub topic_alias_maximum: u16,
@@ -207,7 +209,7 @@ impl Options {
             receive_maximum: (crate::session::INBOX / 2) as u16,
             topic_alias_maximum: 16,
             max_inflight: None,
-            receive_maximum_tolerance: (crate::session::INBOX / 2) as u16,
+            receive_maximum_tolerance: u16::MAX,
             store: StoreOptions::Memory {
                 max_bytes: 16 << 20,
             },
