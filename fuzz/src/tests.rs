@@ -221,7 +221,7 @@ fn session_inputs_round_trip() {
 /// The open session bugs, replayed: each still fails (so a fix shows up here), until it
 /// is fixed and leaves [`session::KNOWN_BUGS`]. `cargo test --manifest-path fuzz/Cargo.toml --lib -- --ignored`.
 #[test]
-#[ignore = "bug: the open session bugs of session::KNOWN_BUGS"]
+#[ignore = "replays the open session bugs of session::KNOWN_BUGS (none at the moment)"]
 fn known_session_bugs_still_fail() {
     let root = fuzz_dir().join("regressions").join("session");
     for b in session::KNOWN_BUGS {
