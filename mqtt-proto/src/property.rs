@@ -8,6 +8,13 @@
 
 use core::fmt;
 
+/// The version properties are read and written in: 5.0. Without the `v5` feature no
+/// property is ever read or written (only 5.0 packets carry them); 3.1.1 stands in.
+#[cfg(feature = "v5")]
+const PROPERTY_VERSION: ProtocolVersion = ProtocolVersion::V5;
+#[cfg(not(feature = "v5"))]
+const PROPERTY_VERSION: ProtocolVersion = ProtocolVersion::V3_1_1;
+
 use crate::codec::{Reader, Sink, check_binary, check_str};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
@@ -616,11 +623,11 @@ impl<'a> Properties<'a> {
         let mut inner = Reader::new_text(bytes);
         let mut seen = 0u64;
         while !inner.is_empty() {
-            let p = Property::read(&mut inner, ProtocolVersion::V5)?;
+            let p = Property::read(&mut inner, PROPERTY_VERSION)?;
             check_placement(&mut seen, p.id(), ctx)?;
         }
         check_auth_pair(seen).map_err(|id| DecodeError::MissingProperty(id as u8))?;
-        Ok(Properties(List::wire_unchecked(bytes, ProtocolVersion::V5)))
+        Ok(Properties(List::wire_unchecked(bytes, PROPERTY_VERSION)))
     }
 
     /// Reads a property block that was validated before (a received will read again).
@@ -629,7 +636,7 @@ impl<'a> Properties<'a> {
             .varint()
             .and_then(|len| r.take(len as usize))
             .unwrap_or_default();
-        Properties(List::wire_unchecked(bytes, ProtocolVersion::V5))
+        Properties(List::wire_unchecked(bytes, PROPERTY_VERSION))
     }
 
     /// Checks the caller's properties for `ctx` and measures them in the same walk:
@@ -674,7 +681,7 @@ impl<'a> Properties<'a> {
     #[inline]
     pub(crate) fn write_sized<S: Sink>(&self, s: &mut S, body_len: usize) {
         s.put_varint(body_len as u32);
-        self.0.write(s, ProtocolVersion::V5);
+        self.0.write(s, PROPERTY_VERSION);
     }
 
     /// Every property in order.

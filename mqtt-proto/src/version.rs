@@ -11,7 +11,8 @@ pub enum ProtocolVersion {
     V3_1,
     /// MQTT 3.1.1, protocol level 4.
     V3_1_1,
-    /// MQTT 5.0, protocol level 5.
+    /// MQTT 5.0, protocol level 5 (with the `v5` feature, on by default).
+    #[cfg(feature = "v5")]
     V5,
 }
 
@@ -21,6 +22,7 @@ impl ProtocolVersion {
         match self {
             ProtocolVersion::V3_1 => 3,
             ProtocolVersion::V3_1_1 => 4,
+            #[cfg(feature = "v5")]
             ProtocolVersion::V5 => 5,
         }
     }
@@ -30,6 +32,7 @@ impl ProtocolVersion {
         match level {
             3 => Ok(ProtocolVersion::V3_1),
             4 => Ok(ProtocolVersion::V3_1_1),
+            #[cfg(feature = "v5")]
             5 => Ok(ProtocolVersion::V5),
             other => Err(DecodeError::UnsupportedProtocolLevel(other)),
         }
@@ -43,10 +46,17 @@ impl ProtocolVersion {
         }
     }
 
-    /// True for MQTT 5.0, where packets carry properties and reason codes.
+    /// True for MQTT 5.0, where packets carry properties and reason codes. Without the
+    /// `v5` feature it is `false`, and every 5.0 path compiles away.
     #[inline]
     pub const fn is_v5(self) -> bool {
-        matches!(self, ProtocolVersion::V5)
+        #[cfg(feature = "v5")]
+        return matches!(self, ProtocolVersion::V5);
+        #[cfg(not(feature = "v5"))]
+        {
+            let _ = self;
+            false
+        }
     }
 }
 
@@ -110,5 +120,30 @@ impl QosPid {
             QosPid::AtMostOnce => None,
             QosPid::AtLeastOnce(id) | QosPid::ExactlyOnce(id) => Some(id),
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "v5")))]
+mod without_v5 {
+    use super::*;
+    use crate::Decoder;
+
+    /// Without the `v5` feature level 5 is unknown: a 5.0 CONNECT is refused with
+    /// `UnsupportedProtocolLevel(5)`, never read as 3.1.1.
+    #[test]
+    fn level_5_is_unsupported_without_the_v5_feature() {
+        assert_eq!(
+            ProtocolVersion::from_level(5),
+            Err(DecodeError::UnsupportedProtocolLevel(5))
+        );
+        // CONNECT, protocol "MQTT" level 5, clean start, keep alive 60, no properties,
+        // empty client id.
+        let connect = [
+            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c, 0x00, 0x00,
+            0x00,
+        ];
+        let r = Decoder::new(ProtocolVersion::V3_1_1).decode(&connect);
+        assert_eq!(r.err(), Some(DecodeError::UnsupportedProtocolLevel(5)));
+        assert!(!ProtocolVersion::V3_1_1.is_v5());
     }
 }

@@ -108,10 +108,14 @@ pub struct Config<'a> {
 }
 
 impl<'a> Config<'a> {
-    /// Defaults for `client_id`: 5.0, keepalive 30 s, ping timeout 10 s, reconnect on.
+    /// Defaults for `client_id`: 5.0 (3.1.1 without the `v5` feature), keepalive 30 s,
+    /// ping timeout 10 s, reconnect on.
     pub fn new(client_id: &'a str) -> Self {
         Config {
+            #[cfg(feature = "v5")]
             version: ProtocolVersion::V5,
+            #[cfg(not(feature = "v5"))]
+            version: ProtocolVersion::V3_1_1,
             client_id,
             keep_alive: 30,
             ping_timeout: Duration::from_secs(10),
