@@ -95,7 +95,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub fn varint(&mut self) -> Result<u32, DecodeError> {
         // The common one-byte case first.
         if let [b, ref tail @ ..] = *self.buf
@@ -114,7 +115,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary data: a two-byte length, then that many bytes.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
         match *self.buf {
             [a, b, ref tail @ ..] => {
@@ -132,7 +134,8 @@ impl<'a> Reader<'a> {
 
     /// The bytes just read as a `&str`, from the UTF-8 region when they lie inside it
     /// (they end at the current position), else through `from_utf8`.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub fn as_str(&self, bytes: &'a [u8]) -> Result<&'a str, DecodeError> {
         let in_text = self
             .text
@@ -146,7 +149,8 @@ impl<'a> Reader<'a> {
     }
 
     /// A UTF-8 string [MQTT-1.5.3-1] [MQTT-1.5.3-2]; U+FEFF is kept as a character [MQTT-1.5.3-3].
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
         let bytes = self.binary()?;
         let s = self.as_str(bytes)?;
@@ -157,7 +161,8 @@ impl<'a> Reader<'a> {
     }
 
     /// A UTF-8 string and what [`scan`] found in it.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub fn string_scan(&mut self) -> Result<(&'a str, Scan), DecodeError> {
         let bytes = self.binary()?;
         let s = self.as_str(bytes)?;
@@ -202,27 +207,31 @@ const FILLER: u8 = b'a';
 
 /// Non-zero iff some byte of `w` is 0 (the classic bit trick: a false positive can
 /// only sit above a true zero byte, so presence is exact).
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) const fn has_zero_byte(w: u64) -> u64 {
     w.wrapping_sub(LO) & !w & HI
 }
 
 /// Non-zero iff some byte of `w` is `+` (0x2b) or `#` (0x23): setting bit 3 maps both,
 /// and only them, to 0x2b.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) const fn has_wildcard(w: u64) -> u64 {
     has_zero_byte((w | (LO * 0x08)) ^ PLUS)
 }
 
 /// The high bit of each byte of `w` that is 0, and only of those (no carries across bytes).
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) const fn zero_byte_mask(w: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((w & LOW7).wrapping_add(LOW7)) | w | LOW7)
 }
 
 /// The high bit of each byte of `w` that is `+` or `#` (see [`has_wildcard`]).
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) const fn wildcard_mask(w: u64) -> u64 {
     zero_byte_mask((w | (LO * 0x08)) ^ PLUS)
 }
@@ -230,7 +239,8 @@ pub(crate) const fn wildcard_mask(w: u64) -> u64 {
 /// Calls `f` with the string's bytes as little-endian words: whole words, then (for
 /// 8 bytes or more, not a multiple of 8) the last 8 bytes, overlapping; a shorter string is one word
 /// padded with [`FILLER`]. Gives each word's byte offset in the string.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
     if let Some(last) = bytes.last_chunk::<8>() {
         let (words, rest) = bytes.as_chunks::<8>();
@@ -248,7 +258,8 @@ pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
 /// A string of fewer than 8 bytes as one word padded with [`FILLER`], built in registers
 /// from two overlapping loads (the bytes they share are equal, so OR keeps them): copying
 /// it into a stack buffer and loading that back stalled on store forwarding.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 fn short_word(b: &[u8]) -> u64 {
     let n = b.len();
     let w = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
@@ -270,7 +281,8 @@ fn short_word(b: &[u8]) -> u64 {
 
 /// Whether `bytes` holds a NUL, `+` or `#` (what a topic name may not hold), in one
 /// accumulator: per word, the two zero-byte tests share their final mask.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
     if let Some(found) = blocks16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
         return found;
@@ -287,7 +299,8 @@ pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
 /// a branch-free fold over a fixed 16-byte block, which LLVM turns into SIMD compares
 /// and one mask test (9 instructions a block with SSE2). `None` for shorter strings, and
 /// on targets without such vectors, where the word-at-a-time code is the faster.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 fn blocks16(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<bool> {
     if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
         return None;
@@ -325,7 +338,8 @@ pub fn scan(bytes: &[u8]) -> Scan {
 }
 
 /// Whether `bytes` holds a NUL, eight (or sixteen) bytes at a time.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub fn has_nul(bytes: &[u8]) -> bool {
     if let Some(found) = blocks16(bytes, |b| b == 0) {
         return found;
@@ -336,7 +350,8 @@ pub fn has_nul(bytes: &[u8]) -> bool {
 }
 
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub fn check_str(s: &str) -> Result<(), EncodeError> {
     check_binary(s.as_bytes())?;
     if has_nul(s.as_bytes()) {
@@ -405,7 +420,8 @@ impl<'a> Writer<'a> {
 
 /// `dst.copy_from_slice(src)` (equal lengths), with the short copies of strings done in
 /// registers by two overlapping loads and stores instead of a `memcpy` call.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 fn copy(dst: &mut [u8], src: &[u8]) {
     macro_rules! overlapping {
         ($n:literal) => {

@@ -393,7 +393,8 @@ impl<'a> Property<'a> {
 
     /// [`Property::check_value`], then the bytes of the property (identifier and value),
     /// in one match.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn checked_len(&self) -> Result<usize, EncodeError> {
         use Property::*;
         match *self {
@@ -441,7 +442,8 @@ impl<'a> Property<'a> {
 impl<'a> ItemImpl<'a> for Property<'a> {
     // Inlined into the block's loop: a 40-byte `Result<Property>` returned through memory
     // and read back in other pieces stalled on store forwarding.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
         use Property as P;
         let raw = r.varint()?;
@@ -514,7 +516,8 @@ impl<'a> ItemImpl<'a> for Property<'a> {
         self.check_value()
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {
         use Property::*;
         s.put_u8(self.id() as u8);
@@ -567,7 +570,8 @@ impl fmt::Debug for Properties<'_> {
 
 /// Rejects a property not allowed in `ctx`, or a second copy of a single-valued one.
 /// Identifiers are below 64, so one `u64` remembers which were seen.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 fn check_placement(
     seen: &mut u64,
     id: PropertyId,
@@ -613,7 +617,8 @@ impl<'a> Properties<'a> {
 
     /// [`Properties::read`] inlined into its caller (PUBLISH): a `Result<Properties>`
     /// returned through memory and loaded back in other pieces cost store-forwarding stalls.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn read_inline(
         r: &mut Reader<'a>,
         ctx: PropertyContext,
@@ -666,7 +671,8 @@ impl<'a> Properties<'a> {
         Ok(len)
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn check_one(
         seen: &mut u64,
         p: &Property<'_>,

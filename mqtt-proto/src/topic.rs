@@ -67,7 +67,8 @@ pub(crate) fn has_no_wildcard(s: &str) -> bool {
 }
 
 /// Whether `name` is a valid topic name ([`validate_topic_name`] is `Ok`), in one pass.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) fn name_ok(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty() && b.len() <= usize::from(u16::MAX) && !has_nul_or_wildcard(b)
@@ -88,7 +89,8 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 /// that does not fill its level alone, or a `#` that is not last. Branch-free over the
 /// lanes: each wildcard needs a `/` (or the start) before it and the end, or for `+`
 /// a `/`, after it; only the bytes either side of the word are read.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 fn misplaced_wildcards(b: &[u8], off: usize, w: u64) -> u64 {
     // Most words hold no wildcard: a cheap test first, the exact lanes only when needed.
     if has_wildcard(w) == 0 {
@@ -126,7 +128,8 @@ fn check_wildcards(filter: &str) -> Result<(), TopicError> {
 /// Whether `b` is certainly a valid filter: not empty, at most 65,535 bytes, not
 /// `$share/` (those take the general path), no NUL, wildcards in place. One pass, eight
 /// bytes at a time; `false` says only "look closer" ([`validate_topic_filter`]).
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
     let (mut nul, mut bad) = (0u64, 0u64);
     for_each_word(b, |off, w| {
@@ -143,7 +146,8 @@ pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
 /// Reads a topic filter (SUBSCRIBE, UNSUBSCRIBE): UTF-8, no U+0000, not empty, wildcards
 /// in place, a valid `$share/` form. A non-empty plain filter takes one pass over its
 /// bytes; a shared one, or one that fails, takes the general path for its exact error.
-#[inline(always)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
 pub(crate) fn read_filter<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
     let bytes = r.binary()?;
     let s = r.as_str(bytes)?;

@@ -218,7 +218,8 @@ impl Decoder {
 
 impl Decoder {
     /// [`Decoder::decode`] of a buffer starting with a PUBLISH; same results.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn decode_publish<'a>(&self, buf: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         let header = match framing::frame(buf, self.version, self.max_packet_size)? {
             Frame::Complete(h) => h,

@@ -36,7 +36,8 @@ impl<'a> Publish<'a> {
     /// place from values in registers (the 3.1.1 and 5.0 ends each build their own),
     /// never as an intermediate `Result<Publish>` stored in pieces and loaded back whole,
     /// which cost store-forwarding stalls worth a third of the decode.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn decode_body(
         flags: u8,
         body: &'a [u8],
@@ -130,7 +131,8 @@ impl<'a> Publish<'a> {
         (u8::from(self.dup) << 3) | ((self.qos.qos() as u8) << 1) | u8::from(self.retain)
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn check_len(
         &self,
         v: ProtocolVersion,
@@ -161,7 +163,8 @@ impl<'a> Publish<'a> {
     }
 
     /// `Packet::encode` of this PUBLISH: the same checks in the same order, the same bytes.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn encode_slice(
         &self,
         v: ProtocolVersion,
@@ -183,7 +186,8 @@ impl<'a> Publish<'a> {
         Ok(required)
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_binary(self.topic.as_bytes());
         if let Some(id) = self.qos.packet_id() {

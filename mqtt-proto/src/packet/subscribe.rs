@@ -91,7 +91,8 @@ pub struct Subscription<'a> {
 impl<'a> ItemImpl<'a> for Subscription<'a> {
     const TEXT: bool = true;
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
         let filter = read_filter(r)?;
         let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
@@ -123,7 +124,8 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
 
     /// The common case (a plain filter, options valid for `v`) in one pass over the
     /// filter; anything else through [`ItemImpl::check`] for its exact error.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
         // 3.1.1 has only the QoS bits.
         let options_ok = v.is_v5() || self.options.to_byte() & !0b11 == 0;
