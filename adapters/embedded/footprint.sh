@@ -8,23 +8,16 @@
 #
 #   adapters/embedded/footprint.sh             the table (runs QEMU for the stack column)
 #   adapters/embedded/footprint.sh --no-run    without the QEMU run (stack: n/a)
-#   adapters/embedded/footprint.sh --what-if   also rebuild the minimal firmware against a
-#                                              scratch copy of mqtt-proto/mqtt-session with
-#                                              the core changes the README proposes, to
-#                                              measure what they would save (nothing in the
-#                                              repository is changed)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 fw="$here/firmware"
 export PATH="$HOME/.cargo/bin:$PATH"
 run=1
-what_if=0
 for arg in "$@"; do
     case $arg in
         --no-run) run=0 ;;
-        --what-if) what_if=1 ;;
-        *) echo "usage: $0 [--no-run] [--what-if]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--no-run]" >&2; exit 2 ;;
     esac
 done
 
@@ -83,45 +76,4 @@ row "mqtt-embedded minimal, blocking client (no executor)" "3.1.1 only (no \`v5\
 row "mqtt-embedded full: + QoS 0/1/2 round trip, disconnect" "5.0" "$elf/full" full
 row "minimq 0.13.5 minimal: connect, subscribe, publish QoS 1" "5.0 (only)" "$elf/minimal-minimq" minimal-minimq
 
-if ((what_if)); then
-    echo "footprint: what-if builds against a scratch copy of the core crates" >&2
-    # The copy lives outside the firmware directory (cargo would merge both .cargo/config.toml
-    # files); its build directory stays in the firmware's target/ so that reruns are quick.
-    scratch="$out/what-if"
-    mkdir -p "$scratch/src/adapters/embedded"
-    cp -r "$root/Cargo.toml" "$root/Cargo.lock" "$root/mqtt-proto" "$root/mqtt-session" "$scratch/src/"
-    (cd "$here" && tar --exclude=./firmware/target -cf - .) | tar -xf - -C "$scratch/src/adapters/embedded"
-    python3 - "$scratch/src" <<'PY'
-import re, sys, pathlib
-root = pathlib.Path(sys.argv[1])
-def patch(rel, old, new):
-    p = root / rel
-    s = p.read_text()
-    assert old in s, f"{rel}: the code to patch changed"
-    p.write_text(s.replace(old, new))
-s = (root / "Cargo.toml").read_text()
-(root / "Cargo.toml").write_text(re.sub(r'members = \[[^\]]*\]',
-    'members = ["mqtt-proto", "mqtt-session", "adapters/embedded"]', s))
-PY
-    python3 - "$scratch/src" <<'PY'
-import sys, pathlib
-p = pathlib.Path(sys.argv[1]) / "mqtt-session/src/store.rs"
-s = p.read_text()
-old = "        keys.sort_unstable();\n"
-assert old in s, "store.rs: the code to patch changed"
-# (2) ArenaStore::for_each_key: an insertion sort of its few keys instead of core's
-# pattern-defeating quicksort.
-p.write_text(s.replace(old, """        for i in 1..keys.len() {
-            let mut j = i;
-            while j > 0 && keys[j - 1] > keys[j] {
-                keys.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-"""))
-PY
-    build "$fw/target/what-if" "$scratch/src/adapters/embedded/firmware" --bin minimal
-    row "what-if: minimal with ArenaStore keys sorted by insertion, not sort_unstable" "3.1.1 only" \
-        "$fw/target/what-if/thumbv7em-none-eabihf/release/minimal" none
-fi
 printf '| coreMQTT (C, published: core_mqtt + serializer + state, -Os, Cortex-M) | 3.1.1 only | - | %d (5.6 KiB) | 1.0x | - | - |\n' "$coremqtt"

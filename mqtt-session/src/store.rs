@@ -201,7 +201,18 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
 
     fn for_each_key(&self, f: &mut dyn FnMut(Key)) {
         let mut keys: heapless::Vec<Key, N> = self.slots.iter().map(|s| s.key).collect();
-        keys.sort_unstable();
+        // Insertion sort: at most N (a few dozen) keys, and 2.5 KB less flash than
+        // `sort_unstable` on a Cortex-M (adapters/embedded/README.md).
+        for i in 1..keys.len() {
+            let mut j = i;
+            while j > 0 {
+                match (keys.get(j - 1), keys.get(j)) {
+                    (Some(a), Some(b)) if a > b => keys.swap(j - 1, j),
+                    _ => break,
+                }
+                j -= 1;
+            }
+        }
         keys.iter().for_each(|k| f(*k));
     }
 
