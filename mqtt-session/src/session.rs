@@ -140,7 +140,8 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
         self.core.inflight_publishes()
     }
 
-    /// Incoming QoS 1/2 messages not yet fully acknowledged.
+    /// Incoming QoS 1/2 messages not yet fully acknowledged that the incoming table holds
+    /// (QoS 2 ids beyond it, kept in the store until their PUBREL, are not counted).
     pub fn incoming_pending(&self) -> usize {
         self.core.incoming_pending()
     }
