@@ -1170,14 +1170,6 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     /// transport is a byte stream); stored packets are written whole.
     pub(crate) fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, usize> {
         self.set_now(now);
-        // Staged control packets stream into any buffer, but not into an empty one: that
-        // is `Err`, never `Ok(0)` ("nothing due") while bytes wait.
-        if out.is_empty()
-            && !self.tx.is_empty()
-            && matches!(self.state, ConnState::Connected | ConnState::Closing)
-        {
-            return Err(self.tx.len());
-        }
         let mut pos = 0;
         match self.state {
             ConnState::AwaitConnAck => {
@@ -1208,7 +1200,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             _ => {}
         }
         if pos == 0 && out.is_empty() && !self.tx.is_empty() {
-            // Acks staged just now (held-back manual acks) wait for a buffer.
+            // Staged control packets stream into any buffer, but not into an empty one:
+            // that is `Err`, never `Ok(0)` ("nothing due") while bytes wait.
             return Err(self.tx.len());
         }
         if pos > 0 {
@@ -1883,13 +1876,17 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 let needs_entry = manual || qos == QoS::ExactlyOnce;
                 // The server's quota counts the PUBLISHes it sent on this connection,
                 // not the exchanges carried over, of which it resends only PUBREL.
-                let counted = self.inbox.iter().filter(|e| !e.carried).count();
+                let counted = || self.inbox.iter().filter(|e| !e.carried).count();
                 let limit = usize::from(self.settings.receive_maximum)
                     + usize::from(self.settings.receive_maximum_tolerance);
                 // 3.1.1 announces no limit; in 5.0 the quota is our Receive Maximum plus
-                // the tolerance the caller chose.
-                let over_quota = self.settings.version.is_v5() && counted >= limit;
-                if needs_entry && !manual && !over_quota && self.inbox.is_full() {
+                // the tolerance the caller chose. (Auto-ack QoS 1 needs no entry: nothing
+                // is counted for it.)
+                if needs_entry
+                    && !manual
+                    && self.inbox.is_full()
+                    && !(self.settings.version.is_v5() && counted() >= limit)
+                {
                     // More QoS 2 messages in flight than the table holds, within the quota
                     // (3.1.1: mosquitto's max_inflight_messages can be anything; 5.0: a
                     // tolerance above the table): the id is kept in the store alone until
@@ -1900,7 +1897,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                     }
                     self.stage_ack(PacketType::PubRec, pid, ReasonCode::Success); // [MQTT-4.3.3-8]
                 } else if needs_entry {
-                    if counted >= limit {
+                    if counted() >= limit {
                         self.fault(PeerFault::ReceiveMaximumExceeded);
                         return None;
                     }
