@@ -64,7 +64,7 @@ struct Closing {
 enum Wake {
     Opened(io::Result<Conn>),
     Read(io::Result<usize>),
-    Command(Option<Command>),
+    Command(Option<Box<Command>>),
     Ack(Option<Token>),
     Timer,
     Delivered,
@@ -73,10 +73,8 @@ enum Wake {
 
 /// The driver's ends of the channels to the handles.
 pub(crate) struct Channels {
-    pub(crate) cmd_rx: mpsc::Receiver<Command>,
-    pub(crate) ack_rx: mpsc::UnboundedReceiver<Token>,
-    pub(crate) ack_tx: mpsc::UnboundedSender<Token>,
-    pub(crate) ev_tx: mpsc::Sender<Event>,
+    pub(crate) cmd_rx: mpsc::Receiver<Box<Command>>,
+    pub(crate) ev_tx: mpsc::Sender<Box<Event>>,
     pub(crate) state_tx: watch::Sender<State>,
     pub(crate) io: Arc<IoCounters>,
 }
@@ -86,10 +84,11 @@ pub(crate) struct Driver {
     clock: Clock,
     options: Options,
     tls_config: Option<Arc<rustls::ClientConfig>>,
-    cmd_rx: mpsc::Receiver<Command>,
-    ack_rx: mpsc::UnboundedReceiver<Token>,
-    ack_tx: mpsc::UnboundedSender<Token>,
-    ev_tx: mpsc::Sender<Event>,
+    cmd_rx: mpsc::Receiver<Box<Command>>,
+    /// The channel of [`AckHandle`]s, opened with the first one (manual-ack mode only):
+    /// a connection that never hands one out saves its 672 bytes.
+    acks: Option<(mpsc::UnboundedSender<Token>, mpsc::UnboundedReceiver<Token>)>,
+    ev_tx: mpsc::Sender<Box<Event>>,
     state_tx: watch::Sender<State>,
     io: Arc<IoCounters>,
     conn: Option<Conn>,
@@ -105,7 +104,7 @@ pub(crate) struct Driver {
     closing: Option<Closing>,
     /// Events the application's channel had no room for. The session is not polled while
     /// any wait, so this holds one event plus at most a transport failure.
-    held: VecDeque<Event>,
+    held: VecDeque<Box<Event>>,
     commands_open: bool,
     events_open: bool,
     want_open: bool,
@@ -126,8 +125,7 @@ impl Driver {
             options,
             tls_config,
             cmd_rx: ch.cmd_rx,
-            ack_rx: ch.ack_rx,
-            ack_tx: ch.ack_tx,
+            acks: None,
             ev_tx: ch.ev_tx,
             state_tx: ch.state_tx,
             io: ch.io,
@@ -273,7 +271,7 @@ impl Driver {
                     self.transport_down();
                 }
                 Wake::Command(Some(cmd)) => {
-                    self.command(now, cmd);
+                    self.command(now, *cmd);
                     self.take_queued_commands(now);
                 }
                 Wake::Command(None) => self.commands_open = false,
@@ -281,7 +279,10 @@ impl Driver {
                     self.ack(token);
                     // The rest already queued, so their PUBACKs share one write.
                     for _ in 1..BATCH {
-                        match self.ack_rx.try_recv() {
+                        let Some((_, rx)) = self.acks.as_mut() else {
+                            break;
+                        };
+                        match rx.try_recv() {
                             Ok(token) => self.ack(token),
                             Err(_) => break,
                         }
@@ -324,7 +325,7 @@ impl Driver {
             session,
             conn,
             cmd_rx,
-            ack_rx,
+            acks,
             ev_tx,
             held,
             stalled,
@@ -340,7 +341,7 @@ impl Driver {
         tokio::select! {
             biased;
             r = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => Wake::Opened(r),
-            t = ack_rx.recv() => Wake::Ack(t),
+            t = async { acks.as_mut().expect("guarded").1.recv().await }, if acks.is_some() => Wake::Ack(t),
             r = ev_tx.reserve(), if blocked => match r {
                 Ok(permit) => {
                     if let Some(ev) = held.pop_front() {
@@ -377,7 +378,7 @@ impl Driver {
                 return;
             }
             match self.cmd_rx.try_recv() {
-                Ok(cmd) => self.command(now, cmd),
+                Ok(cmd) => self.command(now, *cmd),
                 Err(mpsc::error::TryRecvError::Empty) => return,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     self.commands_open = false;
@@ -482,10 +483,10 @@ impl Driver {
             return;
         }
         if !self.held.is_empty() {
-            self.held.push_back(ev);
+            self.held.push_back(Box::new(ev));
             return;
         }
-        match self.ev_tx.try_send(ev) {
+        match self.ev_tx.try_send(Box::new(ev)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(ev)) => {
                 trace!("application is slow: holding an event, not reading");
@@ -543,7 +544,11 @@ impl Driver {
             Owned::Message(message) => {
                 let ack = message.ack.map(|token| AckHandle {
                     token,
-                    acks: self.ack_tx.clone(),
+                    acks: self
+                        .acks
+                        .get_or_insert_with(mpsc::unbounded_channel)
+                        .0
+                        .clone(),
                 });
                 self.deliver(Event::Message { message, ack });
             }
