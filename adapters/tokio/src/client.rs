@@ -5,13 +5,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use mqtt_proto::{QoS, ReasonCode, SubscriptionOptions};
 use mqtt_session::{LossReason, Token};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an operation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,8 +123,8 @@ pub struct Client {
     /// Boxed: tokio's channel allocates its slots 32 at a time, up front; 32 boxes take
     /// 256 bytes where 32 inline commands took 2.5 KiB on every idle connection.
     pub(crate) tx: mpsc::Sender<Box<Command>>,
-    pub(crate) state: watch::Receiver<State>,
-    pub(crate) io: Arc<IoCounters>,
+    /// The connection state and the I/O counters, shared with the driver.
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// The driver's transport calls so far, over every connection: how well writes are
@@ -142,16 +142,77 @@ pub struct IoStats {
     pub bytes_read: u64,
 }
 
-/// Shared between the driver (which counts) and the handles (which read).
+/// Shared between the driver (which counts and reports the state) and the handles
+/// (which read). One allocation of about 100 bytes; a `tokio::sync::watch` channel for
+/// the state alone took 344.
 #[derive(Debug, Default)]
-pub(crate) struct IoCounters {
+pub(crate) struct Shared {
     writes: AtomicU64,
     bytes_written: AtomicU64,
     reads: AtomicU64,
     bytes_read: AtomicU64,
+    /// The [`State`], encoded by `State::to_u8`.
+    state: AtomicU8,
+    /// Woken at every change of `state`.
+    state_changed: Notify,
 }
 
-impl IoCounters {
+impl State {
+    fn to_u8(self) -> u8 {
+        match self {
+            State::Disconnected => 0,
+            State::Connected {
+                session_present: false,
+            } => 1,
+            State::Connected {
+                session_present: true,
+            } => 2,
+            State::Stopped => 3,
+            State::Closed => 4,
+        }
+    }
+
+    fn from_u8(v: u8) -> State {
+        match v {
+            0 => State::Disconnected,
+            1 => State::Connected {
+                session_present: false,
+            },
+            2 => State::Connected {
+                session_present: true,
+            },
+            3 => State::Stopped,
+            _ => State::Closed,
+        }
+    }
+}
+
+impl Shared {
+    /// The driver reports a new state; every `connected()` waiting looks at it.
+    pub(crate) fn set_state(&self, s: State) {
+        self.state.store(s.to_u8(), Ordering::Release);
+        self.state_changed.notify_waiters();
+    }
+
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Waits until the state is not `Disconnected`. Cancel-safe.
+    async fn settled(&self) -> State {
+        loop {
+            let changed = self.state_changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the state is read, so no change between is missed.
+            changed.as_mut().enable();
+            let s = self.state();
+            if s != State::Disconnected {
+                return s;
+            }
+            changed.await;
+        }
+    }
+
     pub(crate) fn wrote(&self, n: usize) {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
@@ -175,7 +236,7 @@ impl IoCounters {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("state", &*self.state.borrow())
+            .field("state", &self.shared.state())
             .finish_non_exhaustive()
     }
 }
@@ -300,24 +361,18 @@ impl Client {
 
     /// Transport calls and bytes so far (see [`IoStats`]).
     pub fn io_stats(&self) -> IoStats {
-        self.io.snapshot()
+        self.shared.snapshot()
     }
 
     /// The connection state as last reported.
     pub fn state(&self) -> State {
-        *self.state.borrow()
+        self.shared.state()
     }
 
     /// Waits until connected (returns `Ok(session_present)`) or stopped / closed
     /// (`Err(state)`). Cancel-safe.
     pub async fn connected(&self) -> Result<bool, State> {
-        let mut rx = self.state.clone();
-        let s = rx
-            .wait_for(|s| !matches!(s, State::Disconnected))
-            .await
-            .map(|s| *s)
-            .unwrap_or(State::Closed);
-        match s {
+        match self.shared.settled().await {
             State::Connected { session_present } => Ok(session_present),
             other => Err(other),
         }

@@ -26,11 +26,11 @@ use std::sync::Arc;
 use mqtt_proto::{Property, ReasonCode, Subscription};
 use mqtt_session::{ConnState, Event as SessionEvent, Token};
 use mqtt_transport::{BrokerUrl, Clock, HostSession, Message, Options, Secret};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant as TokioInstant, Sleep};
 use tracing::{debug, info, trace, warn};
 
-use crate::client::{AckHandle, Command, Error, IoCounters, PublishAck, PublishProperties, State};
+use crate::client::{AckHandle, Command, Error, PublishAck, PublishProperties, Shared, State};
 use crate::event::Event;
 use crate::transport::Conn;
 
@@ -75,24 +75,42 @@ enum Wake {
 pub(crate) struct Channels {
     pub(crate) cmd_rx: mpsc::Receiver<Box<Command>>,
     pub(crate) ev_tx: mpsc::Sender<Box<Event>>,
-    pub(crate) state_tx: watch::Sender<State>,
-    pub(crate) io: Arc<IoCounters>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The driver's reference to the [`Shared`] state: the handles see `Closed` however the
+/// driver ends (returned, or dropped with its runtime).
+struct ClosedOnDrop(Arc<Shared>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        self.0.set_state(State::Closed);
+    }
 }
 
 pub(crate) struct Driver {
     session: HostSession,
     clock: Clock,
-    options: Options,
-    tls_config: Option<Arc<rustls::ClientConfig>>,
+    /// What the driver keeps of the [`Options`] (the rest went into the session; keeping
+    /// them all cost 560 bytes inline plus their strings on every connection).
+    client_id: String,
+    /// Brokers, tried in turn (replaced by a permanent redirect that is followed).
+    brokers: Vec<BrokerUrl>,
+    max_incoming_packet: usize,
+    tcp_nodelay: bool,
+    follow_redirects: bool,
+    /// The TLS settings and the rustls configuration built from them, when a broker
+    /// uses TLS (shared with each connection attempt).
+    tls: Option<(Arc<mqtt_transport::TlsOptions>, Arc<rustls::ClientConfig>)>,
     cmd_rx: mpsc::Receiver<Box<Command>>,
     /// The channel of [`AckHandle`]s, opened with the first one (manual-ack mode only):
     /// a connection that never hands one out saves its 672 bytes.
     acks: Option<(mpsc::UnboundedSender<Token>, mpsc::UnboundedReceiver<Token>)>,
     ev_tx: mpsc::Sender<Box<Event>>,
-    state_tx: watch::Sender<State>,
-    io: Arc<IoCounters>,
+    /// State and I/O counters for the handles; `Closed` when the driver is dropped.
+    shared: ClosedOnDrop,
     conn: Option<Conn>,
-    /// Index of the broker tried last in `options.brokers`.
+    /// Index of the broker tried last in `brokers`.
     broker: usize,
     /// Where a followed redirect points; tried before the list.
     redirect: Vec<BrokerUrl>,
@@ -122,13 +140,21 @@ impl Driver {
         Driver {
             session,
             clock: Clock::with_epoch(TokioInstant::now().into_std()),
-            options,
-            tls_config,
+            client_id: options.client_id,
+            brokers: {
+                // `Options::new` leaves room for more (224 bytes for one broker).
+                let mut brokers = options.brokers;
+                brokers.shrink_to_fit();
+                brokers
+            },
+            max_incoming_packet: options.max_incoming_packet,
+            tcp_nodelay: options.tcp_nodelay,
+            follow_redirects: options.follow_redirects,
+            tls: tls_config.map(|c| (Arc::new(options.tls), c)),
             cmd_rx: ch.cmd_rx,
             acks: None,
             ev_tx: ch.ev_tx,
-            state_tx: ch.state_tx,
-            io: ch.io,
+            shared: ClosedOnDrop(ch.shared),
             conn: None,
             broker: 0,
             redirect: Vec::new(),
@@ -155,7 +181,7 @@ impl Driver {
     /// an `async fn` taking `self` by value keeps the argument and its moved copy both in
     /// the future (8.7 KiB per connection instead of the driver's 4 KiB once).
     pub(crate) async fn run(mut self: Box<Self>) {
-        let span = tracing::debug_span!("mqtt", client_id = %self.options.client_id);
+        let span = tracing::debug_span!("mqtt", client_id = %self.client_id);
         let _enter = span.enter();
         drop(_enter);
         let now = self.now();
@@ -170,7 +196,7 @@ impl Driver {
                 if let Some(conn) = self.conn.as_mut() {
                     let r = conn.write_all(&self.wbuf[..self.wlen]).await;
                     trace!(bytes = self.wlen, "wrote");
-                    self.io.wrote(self.wlen);
+                    self.shared.0.wrote(self.wlen);
                     if self.wlen < WBUF_RELEASE_BELOW {
                         self.wbuf = Vec::new();
                     }
@@ -232,7 +258,7 @@ impl Driver {
             }
             if self.conn.is_some() && self.held.is_empty() {
                 // A packet larger than the buffer so far: make room (up to the maximum).
-                mqtt_transport::grow_rx(&mut self.session, self.options.max_incoming_packet);
+                mqtt_transport::grow_rx(&mut self.session, self.max_incoming_packet);
             }
             let wake = self
                 .wait(&mut connecting, &mut sleep, armed.is_some())
@@ -250,7 +276,7 @@ impl Driver {
                     let broker = self
                         .current
                         .clone()
-                        .unwrap_or_else(|| self.options.brokers[0].clone());
+                        .unwrap_or_else(|| self.brokers[0].clone());
                     warn!(%broker, error = %e, "cannot connect");
                     self.deliver(Event::TransportFailed {
                         broker,
@@ -263,7 +289,7 @@ impl Driver {
                     self.transport_down();
                 }
                 Wake::Read(Ok(n)) => {
-                    self.io.read(n);
+                    self.shared.0.read(n);
                     self.session.handle_read(now, n);
                 }
                 Wake::Read(Err(e)) => {
@@ -305,7 +331,7 @@ impl Driver {
                 Wake::EventsClosed => self.events_open = false,
             }
         }
-        let _ = self.state_tx.send(State::Closed);
+        self.shared.0.set_state(State::Closed);
         if let Some(c) = self.closing.take() {
             for r in c.replies {
                 let _ = r.send(());
@@ -404,18 +430,20 @@ impl Driver {
     /// Starts opening the next broker: a followed redirect first, then the list in turn.
     fn open_next(&mut self) -> Connecting {
         let url = if self.redirect.is_empty() {
-            let url = self.options.brokers[self.broker % self.options.brokers.len()].clone();
-            self.broker = (self.broker + 1) % self.options.brokers.len();
+            let url = self.brokers[self.broker % self.brokers.len()].clone();
+            self.broker = (self.broker + 1) % self.brokers.len();
             url
         } else {
             self.redirect.remove(0)
         };
         info!(broker = %url, "connecting");
         self.current = Some(url.clone());
-        let nodelay = self.options.tcp_nodelay;
-        let tls = self.options.tls.clone();
-        let config = self.tls_config.clone();
-        Box::pin(async move { Conn::open(&url, nodelay, &tls, config.as_ref()).await })
+        let nodelay = self.tcp_nodelay;
+        let tls = self.tls.clone();
+        Box::pin(async move {
+            let tls = tls.as_ref().map(|(o, c)| (&**o, c));
+            Conn::open(&url, nodelay, tls).await
+        })
     }
 
     /// Follows the draining contract: events until none, then transmit, while either
@@ -497,7 +525,7 @@ impl Driver {
     }
 
     fn set_state(&self, s: State) {
-        self.state_tx.send_replace(s);
+        self.shared.0.set_state(s);
     }
 
     fn handle(&mut self, ev: Owned) {
@@ -511,10 +539,10 @@ impl Driver {
                 let broker = self
                     .current
                     .clone()
-                    .unwrap_or_else(|| self.options.brokers[0].clone());
+                    .unwrap_or_else(|| self.brokers[0].clone());
                 info!(%broker, session_present, "connected");
                 // The broker that answered is the one to try first next time.
-                if let Some(i) = self.options.brokers.iter().position(|b| *b == broker) {
+                if let Some(i) = self.brokers.iter().position(|b| *b == broker) {
                     self.broker = i;
                 }
                 self.set_state(State::Connected { session_present });
@@ -586,14 +614,14 @@ impl Driver {
                 let current = self
                     .current
                     .clone()
-                    .unwrap_or_else(|| self.options.brokers[0].clone());
+                    .unwrap_or_else(|| self.brokers[0].clone());
                 match BrokerUrl::parse_server_reference(&reference, &current) {
                     Ok(to) => {
-                        info!(%reference, permanent, follow = self.options.follow_redirects, "server redirect");
-                        if self.options.follow_redirects {
+                        info!(%reference, permanent, follow = self.follow_redirects, "server redirect");
+                        if self.follow_redirects {
                             self.redirect = to.clone();
                             if permanent {
-                                self.options.brokers = to.clone();
+                                self.brokers = to.clone();
                                 self.broker = 0;
                             }
                         }

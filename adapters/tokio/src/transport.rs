@@ -29,25 +29,24 @@ pub(crate) enum Conn {
 
 impl Conn {
     /// Opens a stream to `url`: TCP (with TCP_NODELAY if asked), then TLS, then the
-    /// WebSocket handshake with the "mqtt" sub-protocol, as the scheme says.
+    /// WebSocket handshake with the "mqtt" sub-protocol, as the scheme says. `tls`: the
+    /// settings and the rustls configuration built from them (`None`: no TLS).
     pub(crate) async fn open(
         url: &BrokerUrl,
         nodelay: bool,
-        tls: &TlsOptions,
-        tls_config: Option<&Arc<rustls::ClientConfig>>,
+        tls: Option<(&TlsOptions, &Arc<rustls::ClientConfig>)>,
     ) -> io::Result<Conn> {
         let tcp = TcpStream::connect(url.socket_addr_string()).await?;
         tcp.set_nodelay(nodelay)?;
-        let tls_config = || {
-            tls_config
-                .cloned()
-                .ok_or_else(|| io::Error::other("TLS is not configured"))
-        };
+        let tls = || tls.ok_or_else(|| io::Error::other("TLS is not configured"));
         match url.scheme {
             Scheme::Mqtt => Ok(Conn::Tcp(tcp)),
             Scheme::Mqtts => {
-                let name = tls.server_name(&url.host).map_err(io::Error::other)?;
-                let stream = TlsConnector::from(tls_config()?).connect(name, tcp).await?;
+                let (options, config) = tls()?;
+                let name = options.server_name(&url.host).map_err(io::Error::other)?;
+                let stream = TlsConnector::from(config.clone())
+                    .connect(name, tcp)
+                    .await?;
                 Ok(Conn::Tls(Box::new(stream)))
             }
             Scheme::Ws | Scheme::Wss => {
@@ -68,7 +67,7 @@ impl Conn {
                     .headers_mut()
                     .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
                 let connector = if url.scheme == Scheme::Wss {
-                    Some(tokio_tungstenite::Connector::Rustls(tls_config()?))
+                    Some(tokio_tungstenite::Connector::Rustls(tls()?.1.clone()))
                 } else {
                     Some(tokio_tungstenite::Connector::Plain)
                 };
