@@ -7,7 +7,9 @@
 //!
 //! Setup: a connected session (CONNECT taken from `poll_transmit`, CONNACK bytes fed with
 //! `handle_input`, `Connected` event drained), `Session<ArenaStore<64, 16384>, [u8; 4096],
-//! 32, 32>` and `Session<VecStore, [u8; 4096], 32, 32>` (`VecStore::new(16384)`),
+//! 32, 32>`, `Session<VecStore, [u8; 4096], 32, 32>` (`VecStore::new(16384)`; column
+//! `mqtt-session-vec`) and the same with `Heap` tables (column `mqtt-session-host`, the
+//! host adapters' shape),
 //! `Config::new` defaults otherwise (keepalive 30 s, automatic acks, 5.0: the server's
 //! CONNACK grants no topic aliases). rumqttc: `MqttState::new(100, false)` (its default
 //! `inflight` of 100, automatic acks). Every message: 30-byte topic, 64 B payload, no
@@ -75,7 +77,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use criterion::{Bencher, BenchmarkId, Criterion, criterion_group, criterion_main};
 use mqtt_proto::{Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, QosPid};
-use mqtt_session::{ArenaStore, Config, ConnState, Event, Instant, Session, Store, VecStore};
+use mqtt_session::{
+    ArenaStore, Config, ConnState, Event, Heap, Inline, Instant, Session, Store, Tables, VecStore,
+};
 use rumqttc::mqttbytes::v4;
 use rumqttc::v5::mqttbytes::{QoS as Qos5, v5};
 
@@ -97,7 +101,7 @@ const PUBREC: u8 = 0x50;
 const PUBREL: u8 = 0x62;
 const PUBCOMP: u8 = 0x70;
 
-type Sess<S> = Session<S, [u8; RX], 32, 32>;
+type Sess<S, T> = Session<S, [u8; RX], 32, 32, T>;
 type Arena = ArenaStore<64, 16384>;
 
 fn payload() -> &'static [u8] {
@@ -189,8 +193,8 @@ trait Client {
     fn idle(&self) -> bool;
 }
 
-struct Ours<S> {
-    s: Box<Sess<S>>,
+struct Ours<S, T: Tables = Inline> {
+    s: Box<Sess<S, T>>,
     out: Box<[u8; RX]>,
 }
 
@@ -206,7 +210,7 @@ fn seen_ours(ev: &Event<'_>) -> Seen {
     }
 }
 
-impl<S: Store> Ours<S> {
+impl<S: Store, T: Tables> Ours<S, T> {
     fn connected(version: ProtocolVersion, store: S) -> Self {
         let mut cfg = Config::new(CLIENT_ID);
         cfg.version = version;
@@ -268,7 +272,7 @@ impl<S: Store> Ours<S> {
     }
 }
 
-impl<S: Store> Client for Ours<S> {
+impl<S: Store, T: Tables> Client for Ours<S, T> {
     type Pub = QoS;
 
     fn prepare(qos: QoS, _: &'static [u8]) -> QoS {
@@ -775,14 +779,22 @@ fn session(c: &mut Criterion) {
             &mut g,
             "mqtt-session",
             v,
-            Ours::connected(v, Arena::new()),
+            Ours::<_, Inline>::connected(v, Arena::new()),
             payload,
         );
         bench_client(
             &mut g,
             "mqtt-session-vec",
             v,
-            Ours::connected(v, VecStore::new(16384)),
+            Ours::<_, Inline>::connected(v, VecStore::new(16384)),
+            payload,
+        );
+        // The host adapters' shape: VecStore and heap tables.
+        bench_client(
+            &mut g,
+            "mqtt-session-host",
+            v,
+            Ours::<_, Heap>::connected(v, VecStore::new(16384)),
             payload,
         );
         if v.is_v5() {

@@ -1,12 +1,14 @@
 //! Prints `size_of` of the session for the configurations the adapters use.
 //!
 //! `cargo run -p mqtt-session --example sizes --features alloc`
-use mqtt_session::{ArenaStore, Session};
+use mqtt_session::{ArenaStore, Heap, Inline, Session, VecStore};
 
 /// Embedded: 8 operations in flight, 8 incoming, 1 KiB receive buffer, 2 KiB store.
 pub type Embedded = Session<ArenaStore<24, 2048>, [u8; 1024], 8, 8>;
-/// Host adapters: 64 in flight each way, heap store and heap receive buffer.
-pub type Host = Session<mqtt_session::VecStore, Box<[u8]>, 64, 64>;
+/// Host adapters: 64 in flight each way on heap tables, heap store and receive buffer.
+pub type Host = Session<VecStore, Vec<u8>, 64, 64, Heap>;
+/// The host shape with the tables inline instead (what the adapters used before).
+pub type HostInline = Session<VecStore, Vec<u8>, 64, 64, Inline>;
 
 fn main() {
     println!(
@@ -22,7 +24,9 @@ fn main() {
         size_of::<Embedded>() - size_of::<ArenaStore<24, 2048>>() - 1024
     );
     println!(
-        "host (VecStore, Box<[u8]>, OUT 64, IN 64): {} bytes (+ heap: receive buffer and records)",
+        "host (VecStore, Vec<u8>, OUT 64, IN 64, Heap tables): {} bytes (+ heap: receive \
+         buffer, store records, and the tables only while operations are in flight)",
         size_of::<Host>()
     );
+    println!("host with Inline tables: {} bytes", size_of::<HostInline>());
 }

@@ -2,7 +2,9 @@
 //!
 //! # The contract (sans-IO)
 //! The session does no IO, reads no clock, draws no OS randomness, spawns nothing,
-//! allocates nothing and never calls user code. **In**: bytes received (any chunking,
+//! never calls user code, and allocates nothing unless the caller gives it heap storage
+//! (feature `alloc`: a `VecStore`, `Heap` tables), which stays bounded by the same
+//! limits as the fixed kind. **In**: bytes received (any chunking,
 //! down to one byte), the current time as this crate's [`Instant`], transport up/down,
 //! and commands. **Out**: bytes to transmit, [`Event`]s (including requests for the
 //! adapter to open or close the transport), and the next deadline. The same inputs
@@ -15,6 +17,7 @@
 //! - [`state`]: all transitions (connect, CONNACK, publish flows, faults, reconnect).
 //! - `inflight`: the outbox (our operations) and inbox (server's QoS 1/2 messages).
 //! - [`store`]: keyed packet records; the persistence hook.
+//! - [`table`]: where the in-flight tables live (inline arrays, or heap rings).
 //! - `timer`, [`reconnect`], [`time`], [`rng`]: deadlines, backoff, clock values, PRNG.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -40,6 +43,7 @@ pub mod rng;
 mod session;
 pub mod state;
 pub mod store;
+pub mod table;
 pub mod time;
 mod timer;
 
@@ -55,4 +59,7 @@ pub use state::ConnState;
 #[cfg(feature = "alloc")]
 pub use store::VecStore;
 pub use store::{ArenaStore, Key, Store, StoreFull};
+#[cfg(feature = "alloc")]
+pub use table::Heap;
+pub use table::{Inline, Tables};
 pub use time::{Duration, Instant};

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::event::{AuthData, ConnectionError, Event, Message, PeerFault, Token};
 use crate::state::{ConnState, Core, Outcome};
 use crate::store::{Key, Store};
+use crate::table::{Inline, Tables};
 use crate::time::Instant;
 
 /// An MQTT client session: a pure, deterministic state machine with no IO, no clock,
@@ -17,6 +18,9 @@ use crate::time::Instant;
 /// - `OUT`: how many operations (publishes, subscribes, unsubscribes) may be queued or
 ///   in flight at once. `IN`: the most QoS 1/2 messages the server may have in flight to
 ///   us (our Receive Maximum).
+/// - `T`: where those two tables live: [`Inline`] arrays (the default, no allocation) or
+///   `Heap` rings that take memory only while operations are in flight (feature
+///   `alloc`; for hosts with many mostly idle connections).
 ///
 /// The methods fall into four families:
 /// - **getters** (`&self`): [`Session::state`], [`Session::outstanding`], ...
@@ -55,15 +59,15 @@ use crate::time::Instant;
 /// // PUBLISH QoS 1, id 1, empty property block (5.0), payload "hi".
 /// assert_eq!(&out[..n], &[0x32, 0x0a, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x01, 0x00, b'h', b'i'][..]);
 /// ```
-pub struct Session<S, B, const OUT: usize, const IN: usize> {
+pub struct Session<S, B, const OUT: usize, const IN: usize, T: Tables = Inline> {
     rx: B,
     rx_start: usize,
     rx_end: usize,
-    core: Core<S, OUT, IN>,
+    core: Core<S, OUT, IN, T>,
 }
 
-impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
-    Session<S, B, OUT, IN>
+impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, T: Tables>
+    Session<S, B, OUT, IN, T>
 {
     /// A session that is not connected yet; `connect` starts it. Fails if the CONNECT
     /// built from `config` is invalid or does not fit the store.
@@ -144,6 +148,13 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
     /// (QoS 2 ids beyond it, kept in the store until their PUBREL, are not counted).
     pub fn incoming_pending(&self) -> usize {
         self.core.incoming_pending()
+    }
+
+    /// Bytes the in-flight tables hold on the heap: 0 with [`Inline`] tables; with
+    /// `Heap` tables what the last burst grew them to, given back (when empty) at
+    /// the next keepalive ping or when the connection ends.
+    pub fn table_heap_bytes(&self) -> usize {
+        self.core.table_heap_bytes()
     }
 
     /// The store (e.g. to persist it).
@@ -441,7 +452,9 @@ enum Processed {
     },
 }
 
-impl<S, B, const OUT: usize, const IN: usize> core::fmt::Debug for Session<S, B, OUT, IN> {
+impl<S, B, const OUT: usize, const IN: usize, T: Tables> core::fmt::Debug
+    for Session<S, B, OUT, IN, T>
+{
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session")
             .field("buffered", &(self.rx_end - self.rx_start))

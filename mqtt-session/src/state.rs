@@ -37,6 +37,7 @@ use crate::inflight::{InEntry, InStage, OutEntry, OutKind, OutState};
 use crate::reconnect::ReconnectPolicy;
 use crate::rng::Rng;
 use crate::store::{Key, Store};
+use crate::table::{Ring, Tables};
 use crate::time::{Duration, Instant};
 use crate::timer::Timers;
 
@@ -187,7 +188,7 @@ impl Default for Link {
 }
 
 /// The session minus its receive buffer.
-pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
+pub(crate) struct Core<S, const OUT: usize, const IN: usize, T: Tables> {
     settings: Settings,
     pub(crate) store: S,
     state: ConnState,
@@ -202,14 +203,14 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
     now: Instant,
     last_sent: Instant,
     last_recv: Instant,
-    out: heapless::Deque<OutEntry, OUT>,
+    out: T::Ring<OutEntry, OUT>,
     /// No entry before this index is `Pending`.
     first_pending: usize,
     /// Entries in `Lost` not yet reported.
     lost_pending: usize,
     /// QoS 1/2 publishes sent and not completed (send quota in use).
     inflight_pub: u16,
-    inbox: heapless::Deque<InEntry, IN>,
+    inbox: T::Ring<InEntry, IN>,
     tx: heapless::Vec<u8, TX_STAGING>,
     events: heapless::Deque<Lifecycle, EVENT_QUEUE>,
     next_token: u32,
@@ -229,7 +230,7 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize> {
     out_alias_evicted: bool,
     /// QoS 1 ids carried over from the last connection (manual ack): the server's DUP of
     /// such a message may cross our PUBACK and is then acknowledged, not delivered again.
-    crossing: heapless::Vec<u16, IN>,
+    crossing: T::Ring<u16, IN>,
     /// A connection was accepted before (in this process, or in the one `restore` follows),
     /// so remembered subscriptions are the server's to lose.
     connected_before: bool,
@@ -254,7 +255,7 @@ fn is_fatal_refusal(rc: ReasonCode) -> bool {
     )
 }
 
-impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
+impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T> {
     pub(crate) fn new(
         config: &Config<'_>,
         mut store: S,
@@ -319,11 +320,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             now: Instant::ZERO,
             last_sent: Instant::ZERO,
             last_recv: Instant::ZERO,
-            out: heapless::Deque::new(),
+            out: Ring::new(),
             first_pending: 0,
             lost_pending: 0,
             inflight_pub: 0,
-            inbox: heapless::Deque::new(),
+            inbox: Ring::new(),
             tx: heapless::Vec::new(),
             events: heapless::Deque::new(),
             next_token: 1,
@@ -332,7 +333,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             next_pid: 1,
             resubscribe_from: None,
             connected_before: false,
-            crossing: heapless::Vec::new(),
+            crossing: Ring::new(),
             alias_in: 0,
             alias_bound: 0,
             auth_due: false,
@@ -540,7 +541,23 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             // exceeds Keep Alive while we wait [MQTT-3.1.2-23].
             self.timers.ping = Some(now + self.settings.ping_timeout.min(self.link.keep_alive));
             self.refresh_keepalive();
+            // Nothing was sent for a keepalive interval: the connection idles.
+            self.release_tables();
         }
+    }
+
+    /// Bytes the in-flight tables hold on the heap.
+    pub(crate) fn table_heap_bytes(&self) -> usize {
+        self.out.heap_bytes() + self.inbox.heap_bytes() + self.crossing.heap_bytes()
+    }
+
+    /// Heap tables give their memory back when empty (inline tables have nothing to give).
+    /// Called when the connection idles or ends, not at every empty moment, so a steady
+    /// stream does not allocate per message.
+    fn release_tables(&mut self) {
+        self.out.release();
+        self.inbox.release();
+        self.crossing.release();
     }
 
     fn open(&mut self) {
@@ -552,6 +569,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     /// The connection ended: report, then schedule a reconnect or stop.
     fn lose(&mut self, reason: ConnectionError, close_transport: bool) {
         self.reset_backoff_if_stable();
+        self.release_tables();
         self.timers.clear_connection();
         self.tx.clear();
         self.discard_rx = true;
@@ -1154,14 +1172,7 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
     }
 
     fn remove_inbox(&mut self, i: usize) {
-        // Deque has no remove(i): rebuild without the entry, keeping the order.
-        let mut kept = heapless::Deque::<InEntry, IN>::new();
-        for (j, e) in self.inbox.iter().enumerate() {
-            if j != i {
-                let _ = kept.push_back(*e);
-            }
-        }
-        self.inbox = kept;
+        let _ = self.inbox.remove(i);
     }
 
     // ----- outputs ---------------------------------------------------------------------
@@ -1570,14 +1581,18 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             return Some(ev.event());
         }
         if self.lost_pending > 0 {
-            for e in self.out.iter_mut() {
-                if let OutState::Lost(reason) = e.state {
-                    e.state = OutState::Done;
-                    self.lost_pending -= 1;
-                    let token = e.token;
-                    self.pop_done();
-                    return Some(Event::Lost { token, reason });
-                }
+            let lost = self
+                .out
+                .iter()
+                .position(|e| matches!(e.state, OutState::Lost(_)));
+            if let Some(e) = lost.and_then(|i| self.out.get_mut(i))
+                && let OutState::Lost(reason) = e.state
+            {
+                e.state = OutState::Done;
+                self.lost_pending -= 1;
+                let token = e.token;
+                self.pop_done();
+                return Some(Event::Lost { token, reason });
             }
             self.lost_pending = 0;
         }
@@ -1777,14 +1792,12 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             // QoS 1 messages carried over from the last connection: the server resends them
             // (DUP) and may do so after our PUBACK for one has already left (acked offline,
             // or just after this reconnect). Such a DUP is acknowledged, not delivered again.
-            self.crossing = self
-                .inbox
-                .iter()
-                .filter(|e| {
-                    e.qos == QoS::AtLeastOnce && matches!(e.stage, InStage::AwaitApp { .. })
-                })
-                .map(|e| e.pid)
-                .collect();
+            for e in self.inbox.iter() {
+                if e.qos == QoS::AtLeastOnce && matches!(e.stage, InStage::AwaitApp { .. }) {
+                    // Never full: it holds a subset of the inbox, whose bound it shares.
+                    let _ = self.crossing.push_back(e.pid);
+                }
+            }
             self.flush_inbox_acks();
         }
     }
@@ -1834,8 +1847,9 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
             QosPid::AtLeastOnce(id) | QosPid::ExactlyOnce(id) => {
                 let pid = id.get();
                 let qos = p.qos.qos();
-                if let Some(k) = self.crossing.iter().position(|&c| c == pid) {
-                    self.crossing.swap_remove(k);
+                let crossed = self.crossing.iter().position(|&c| c == pid);
+                if let Some(k) = crossed {
+                    let _ = self.crossing.remove(k);
                     if p.dup && qos == QoS::AtLeastOnce {
                         // The DUP crossed our PUBACK for the same message: that PUBACK
                         // answers it, and the application already has it. A second PUBACK
@@ -1846,7 +1860,8 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
                 }
                 // The same id at another QoS is a new message (a stale entry of a replaced
                 // session): a QoS 1 PUBLISH is always answered with PUBACK [MQTT-4.3.2-4].
-                if let Some(k) = self.inbox.iter().position(|e| e.pid == pid && e.qos == qos) {
+                let known = self.inbox.iter().position(|e| e.pid == pid && e.qos == qos);
+                if let Some(k) = known {
                     let stage = self.inbox.get(k).map(|e| e.stage);
                     // Resent as a PUBLISH, it uses the server's quota on this connection.
                     if let Some(e) = self.inbox.get_mut(k) {
@@ -2039,11 +2054,11 @@ impl<S: Store, const OUT: usize, const IN: usize> Core<S, OUT, IN> {
 
     fn on_pubrel(&mut self, a: Ack<'_>) {
         let pid = a.packet_id.get();
-        match self
+        let awaiting = self
             .inbox
             .iter()
-            .position(|e| e.pid == pid && e.stage == InStage::AwaitPubRel)
-        {
+            .position(|e| e.pid == pid && e.stage == InStage::AwaitPubRel);
+        match awaiting {
             Some(i) => {
                 self.remove_inbox(i);
                 self.store.remove(Key::IncomingQos2(pid));

@@ -225,10 +225,15 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
 }
 
 /// A growable store on the heap, bounded only by `max_bytes`.
+///
+/// Records sit in a ring sorted by key: operations are keyed by an increasing sequence
+/// number, so a new one goes at the back and the oldest completes at the front, both
+/// without moving the others; an idle connection holds a few dozen bytes besides its
+/// records (a `BTreeMap` would take a 368-byte node for the first one).
 #[cfg(feature = "alloc")]
 #[derive(Debug, Default)]
 pub struct VecStore {
-    records: alloc::collections::BTreeMap<Key, alloc::vec::Vec<u8>>,
+    records: alloc::collections::VecDeque<(Key, alloc::boxed::Box<[u8]>)>,
     used: usize,
     max_bytes: usize,
 }
@@ -243,6 +248,15 @@ impl VecStore {
             max_bytes,
         }
     }
+
+    /// Where `key` is, or where it would go.
+    fn find(&self, key: Key) -> Result<usize, usize> {
+        // Most lookups are for the newest or the oldest operation: check the back first.
+        match self.records.back() {
+            Some((last, _)) if *last < key => Err(self.records.len()),
+            _ => self.records.binary_search_by(|(k, _)| k.cmp(&key)),
+        }
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -253,22 +267,35 @@ impl Store for VecStore {
         len: usize,
         write: &mut dyn FnMut(&mut [u8]),
     ) -> Result<(), StoreFull> {
-        let old = self.records.get(&key).map_or(0, |r| r.len());
+        let at = self.find(key);
+        let old = match at {
+            Ok(i) => self.records.get(i).map_or(0, |(_, r)| r.len()),
+            Err(_) => 0,
+        };
         if self.used - old + len > self.max_bytes {
             return Err(StoreFull);
         }
         self.used = self.used - old + len;
-        let r = self.records.entry(key).or_default();
-        r.clear();
-        r.resize(len, 0);
-        write(r);
+        let mut record = alloc::vec![0u8; len].into_boxed_slice();
+        write(&mut record);
+        match at {
+            Ok(i) => {
+                if let Some(slot) = self.records.get_mut(i) {
+                    slot.1 = record;
+                }
+            }
+            Err(i) => self.records.insert(i, (key, record)),
+        }
         Ok(())
     }
     fn get(&self, key: Key) -> Option<&[u8]> {
-        self.records.get(&key).map(|r| r.as_slice())
+        let i = self.find(key).ok()?;
+        self.records.get(i).map(|(_, r)| &r[..])
     }
     fn remove(&mut self, key: Key) {
-        if let Some(r) = self.records.remove(&key) {
+        if let Ok(i) = self.find(key)
+            && let Some((_, r)) = self.records.remove(i)
+        {
             self.used -= r.len();
         }
     }
@@ -277,12 +304,17 @@ impl Store for VecStore {
             return;
         }
         self.remove(to);
-        if let Some(r) = self.records.remove(&from) {
-            self.records.insert(to, r);
-        }
+        let Ok(i) = self.find(from) else {
+            return;
+        };
+        let Some((_, record)) = self.records.remove(i) else {
+            return;
+        };
+        let j = self.find(to).unwrap_or_else(|j| j);
+        self.records.insert(j, (to, record));
     }
     fn for_each_key(&self, f: &mut dyn FnMut(Key)) {
-        self.records.keys().for_each(|k| f(*k));
+        self.records.iter().for_each(|(k, _)| f(*k));
     }
     fn has_room(&self, len: usize) -> bool {
         self.used + len <= self.max_bytes

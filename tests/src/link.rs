@@ -20,8 +20,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
 use mqtt_session::{
-    ConnState, ConnectionError, Duration, Event, Instant, LossReason, Rng, Session, StopReason,
-    Store, Token,
+    ConnState, ConnectionError, Duration, Event, Inline, Instant, LossReason, Rng, Session,
+    StopReason, Store, Tables, Token,
 };
 
 use crate::broker::{Broker, ConnId, Notice};
@@ -314,9 +314,9 @@ struct Item {
 const SAME_INSTANT_LIMIT: u32 = 5_000;
 
 /// The link. `session` and `broker` are public so a test can issue commands and look.
-pub struct Link<S, B, const OUT: usize, const IN: usize> {
+pub struct Link<S, B, const OUT: usize, const IN: usize, T: Tables = Inline> {
     /// The client session.
-    pub session: Session<S, B, OUT, IN>,
+    pub session: Session<S, B, OUT, IN, T>,
     /// The broker model.
     pub broker: Broker,
     cfg: LinkConfig,
@@ -343,11 +343,11 @@ pub struct Link<S, B, const OUT: usize, const IN: usize> {
     sabotaged: u32,
 }
 
-impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>
-    Link<S, B, OUT, IN>
+impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, T: Tables>
+    Link<S, B, OUT, IN, T>
 {
     /// A link between `session` (not connected yet) and `broker`; faults start on.
-    pub fn new(session: Session<S, B, OUT, IN>, broker: Broker, cfg: LinkConfig) -> Self {
+    pub fn new(session: Session<S, B, OUT, IN, T>, broker: Broker, cfg: LinkConfig) -> Self {
         let mut rng = Rng::new(cfg.seed ^ 0x11AC_0000_0000_0007);
         let now = Instant::ZERO;
         let next_drop = cfg.drop_every.map(|d| now + spread(&mut rng, d));

@@ -60,8 +60,9 @@ use std::fmt;
 
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, Subscription, SubscriptionOptions};
 use mqtt_session::{
-    ArenaStore, Config, ConnState, ConnectionError, Duration, Error, Instant, LossReason,
-    PeerFault, ReconnectPolicy, Rng, Session, StopReason, Store, Token, VecStore,
+    ArenaStore, Config, ConnState, ConnectionError, Duration, Error, Heap, Inline, Instant,
+    LossReason, PeerFault, ReconnectPolicy, Rng, Session, StopReason, Store, Tables, Token,
+    VecStore,
 };
 
 use crate::broker::{Broker, BrokerConfig, ConnId, Notice};
@@ -115,6 +116,9 @@ pub struct SimParams {
     pub seed: u64,
     /// Store and capacities.
     pub variant: Variant,
+    /// `Variant::Vec` with inline tables instead of heap ones (same bounds): must run
+    /// exactly as with heap tables.
+    pub inline_tables: bool,
     /// Protocol version.
     pub version: ProtocolVersion,
     /// Client id ("" asks a 5.0 broker to assign one).
@@ -332,6 +336,7 @@ impl SimParams {
         SimParams {
             seed,
             variant,
+            inline_tables: false,
             version,
             client_id,
             manual_ack: chance(&mut r, 40),
@@ -466,19 +471,27 @@ pub fn run_seed_with(
 /// Runs the simulation described by `p`.
 pub fn run_params(p: SimParams, trace_len: usize) -> Result<SimOutcome, SimFailure> {
     match p.variant {
-        Variant::Arena => run_with::<ArenaStore<32, 16384>, [u8; 1024], 8, 4>(
+        Variant::Arena => run_with::<ArenaStore<32, 16384>, [u8; 1024], 8, 4, Inline>(
             p,
             ArenaStore::new(),
             [0; 1024],
             trace_len,
         ),
-        Variant::Vec => run_with::<VecStore, Vec<u8>, 32, 16>(
+        // The host adapters' shape: heap store, heap tables (`inline_tables` flips the
+        // tables inline, for the differential test).
+        Variant::Vec if p.inline_tables => run_with::<VecStore, Vec<u8>, 32, 16, Inline>(
             p,
             VecStore::new(1 << 20),
             vec![0; 2048],
             trace_len,
         ),
-        Variant::Tight => run_with::<ArenaStore<12, 4096>, [u8; 512], 4, 1>(
+        Variant::Vec => run_with::<VecStore, Vec<u8>, 32, 16, Heap>(
+            p,
+            VecStore::new(1 << 20),
+            vec![0; 2048],
+            trace_len,
+        ),
+        Variant::Tight => run_with::<ArenaStore<12, 4096>, [u8; 512], 4, 1, Inline>(
             p,
             ArenaStore::new(),
             [0; 512],
@@ -1540,14 +1553,20 @@ const MAX_STEPS: u64 = 400_000;
 /// Virtual time allowed after the faults stop to reach quiescence.
 const SETTLE: Duration = Duration::from_secs(900);
 
-struct Sim<S, B, const OUT: usize, const IN: usize> {
-    link: Link<S, B, OUT, IN>,
+struct Sim<S, B, const OUT: usize, const IN: usize, T: Tables> {
+    link: Link<S, B, OUT, IN, T>,
     ck: Checker,
     unsub_at: Option<Instant>,
     resub_at: Option<Instant>,
 }
 
-fn run_with<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize>(
+fn run_with<
+    S: Store,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    const OUT: usize,
+    const IN: usize,
+    T: Tables,
+>(
     mut p: SimParams,
     store: S,
     rx: B,
@@ -1565,7 +1584,7 @@ fn run_with<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: 
             .map(|(t, s)| format!("{:>8} ms  {s}", t.as_millis()))
             .collect(),
     };
-    let session = match Session::<S, B, OUT, IN>::new(&p.config(), store, rx) {
+    let session = match Session::<S, B, OUT, IN, T>::new(&p.config(), store, rx) {
         Ok(s) => s,
         Err(e) => {
             let mut ck = Checker::new(p, trace_len);
@@ -1602,7 +1621,9 @@ fn run_with<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: 
     }
 }
 
-impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize> Sim<S, B, OUT, IN> {
+impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, T: Tables>
+    Sim<S, B, OUT, IN, T>
+{
     fn absorb(&mut self) -> Result<(), String> {
         let obs = self.link.take_obs();
         self.ck.absorb(self.link.now(), obs);

@@ -1,6 +1,6 @@
 //! The session as the host adapters instantiate it, and how they build it from [`Options`].
 
-use mqtt_session::{Session, VecStore};
+use mqtt_session::{Heap, Session, VecStore};
 
 use crate::file_store::FileStore;
 use crate::options::{Options, StoreOptions};
@@ -14,8 +14,9 @@ pub const INBOX: usize = 64;
 
 /// The session type of the std and tokio adapters.
 /// Its receive buffer is a `Vec` that [`grow_rx`] enlarges on demand up to
-/// `Options::max_incoming_packet`, so an idle connection holds [`RX_INITIAL`] bytes.
-pub type HostSession = Session<HostStore, Vec<u8>, OUTBOX, INBOX>;
+/// `Options::max_incoming_packet`, so an idle connection holds [`RX_INITIAL`] bytes; its
+/// in-flight tables are [`Heap`] rings, empty (no memory) while nothing is in flight.
+pub type HostSession = Session<HostStore, Vec<u8>, OUTBOX, INBOX, Heap>;
 
 /// The receive buffer a session starts with (it grows when a larger packet arrives).
 pub const RX_INITIAL: usize = 1024;

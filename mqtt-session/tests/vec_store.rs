@@ -1,0 +1,82 @@
+//! `VecStore` against a `BTreeMap` model: the same records, in the same key order, with the
+//! same byte accounting and the same refusals, for any sequence of operations.
+#![cfg(feature = "alloc")]
+
+use std::collections::BTreeMap;
+
+use mqtt_session::{Key, Store, StoreFull, VecStore};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(Key, usize, u8),
+    Remove(Key),
+    Rename(Key, Key),
+}
+
+fn key() -> impl Strategy<Value = Key> {
+    prop_oneof![
+        Just(Key::Connect),
+        Just(Key::AssignedClientId),
+        (0u32..12).prop_map(Key::Out),
+        (0u16..6).prop_map(Key::IncomingQos2),
+        (0u32..6).prop_map(Key::Subscription),
+        (0u16..4).prop_map(Key::TopicAlias),
+        (0u16..4).prop_map(Key::OutAlias),
+        Just(Key::Auth),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (key(), 0usize..40, any::<u8>()).prop_map(|(k, n, b)| Op::Put(k, n, b)),
+        2 => key().prop_map(Op::Remove),
+        1 => (key(), key()).prop_map(|(a, b)| Op::Rename(a, b)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn vec_store_matches_a_sorted_map(ops in proptest::collection::vec(op(), 0..200)) {
+        const MAX: usize = 400;
+        let mut store = VecStore::new(MAX);
+        let mut model: BTreeMap<Key, Vec<u8>> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Put(k, n, b) => {
+                    let used: usize = model.values().map(Vec::len).sum();
+                    let old = model.get(&k).map_or(0, Vec::len);
+                    let fits = used - old + n <= MAX;
+                    let r = store.put_with(k, n, &mut |dst| dst.fill(b));
+                    prop_assert_eq!(r, if fits { Ok(()) } else { Err(StoreFull) });
+                    if fits {
+                        model.insert(k, vec![b; n]);
+                    }
+                }
+                Op::Remove(k) => {
+                    store.remove(k);
+                    model.remove(&k);
+                }
+                Op::Rename(a, b) => {
+                    store.rename(a, b);
+                    if a != b {
+                        model.remove(&b);
+                        if let Some(r) = model.remove(&a) {
+                            model.insert(b, r);
+                        }
+                    }
+                }
+            }
+            let mut keys = Vec::new();
+            store.for_each_key(&mut |k| keys.push(k));
+            prop_assert_eq!(&keys, &model.keys().copied().collect::<Vec<_>>());
+            for (k, v) in &model {
+                prop_assert_eq!(store.get(*k), Some(&v[..]));
+            }
+            let used: usize = model.values().map(Vec::len).sum();
+            prop_assert_eq!(store.room().1, MAX - used);
+            prop_assert!(store.has_room(MAX - used));
+            prop_assert!(!store.has_room(MAX - used + 1));
+        }
+    }
+}
