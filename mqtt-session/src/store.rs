@@ -226,10 +226,11 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
 
 /// A growable store on the heap, bounded only by `max_bytes`.
 ///
-/// Records sit in a ring sorted by key: operations are keyed by an increasing sequence
-/// number, so a new one goes at the back and the oldest completes at the front, both
-/// without moving the others; an idle connection holds a few dozen bytes besides its
-/// records (a `BTreeMap` would take a 368-byte node for the first one).
+/// Records sit in a ring sorted by key, found by binary search. Operations are keyed by an
+/// increasing sequence number, so a new one goes after the older ones and the oldest
+/// completes next to the front: each moves only the few records on its short side (the
+/// CONNECT, remembered subscriptions). An idle connection holds a few dozen bytes besides
+/// its records (a `BTreeMap` would take a 368-byte node for the first one).
 #[cfg(feature = "alloc")]
 #[derive(Debug, Default)]
 pub struct VecStore {
