@@ -392,6 +392,9 @@ impl Driver {
             }, if can_read => Wake::Read(r),
             c = cmd_rx.recv(), if take_commands => Wake::Command(c),
             () = ev_tx.closed(), if watch_events_closed => Wake::EventsClosed,
+            // Always enabled, never ready: with every other branch off (e.g. stopped after a
+            // refusal, before the ack channel exists) the driver waits instead of panicking.
+            () = std::future::pending::<()>() => Wake::Ack(None),
         }
     }
 
