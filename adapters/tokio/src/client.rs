@@ -5,13 +5,15 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use mqtt_proto::{QoS, ReasonCode, SubscriptionOptions};
 use mqtt_session::{LossReason, Token};
 use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::queue::{Queue, Ticket};
 
 /// Why an operation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,16 +68,9 @@ pub struct PublishProperties {
     pub user_properties: Vec<(String, String)>,
 }
 
-/// A command for the driver task.
+/// A command for the driver task other than a publish (those travel unboxed, see
+/// [`crate::queue`]).
 pub(crate) enum Command {
-    Publish {
-        topic: String,
-        payload: Bytes,
-        qos: QoS,
-        retain: bool,
-        properties: Option<Box<PublishProperties>>,
-        reply: oneshot::Sender<Result<PublishAck, Error>>,
-    },
     Subscribe {
         filters: Vec<(String, SubscriptionOptions)>,
         subscription_id: Option<u32>,
@@ -115,16 +110,30 @@ pub enum State {
 /// A handle to one connection. Cheap to clone; `Send` and `Sync`. Every method is a
 /// command to the connection's driver task, which owns the socket and the session.
 ///
-/// Back-pressure: commands travel through a bounded channel (`command_capacity`), and the
-/// driver takes the next one only when the session has room for it, so a publisher
+/// Back-pressure: commands travel through a bounded queue ([`crate::Capacity`]`::commands`),
+/// and the driver takes more only when the session has room for them, so a publisher
 /// faster than the broker waits in `publish` instead of growing a queue.
-#[derive(Clone)]
 pub struct Client {
-    /// Boxed: tokio's channel allocates its slots 32 at a time, up front; 32 boxes take
-    /// 256 bytes where 32 inline commands took 2.5 KiB on every idle connection.
-    pub(crate) tx: mpsc::Sender<Box<Command>>,
-    /// The connection state and the I/O counters, shared with the driver.
+    /// The command queue, the connection state and the I/O counters, shared with the
+    /// driver.
     pub(crate) shared: Arc<Shared>,
+}
+
+impl Clone for Client {
+    fn clone(&self) -> Self {
+        self.shared.handles.fetch_add(1, Ordering::Relaxed);
+        Client {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.queue.handles_gone();
+        }
+    }
 }
 
 /// The driver's transport calls so far, over every connection: how well writes are
@@ -142,11 +151,15 @@ pub struct IoStats {
     pub bytes_read: u64,
 }
 
-/// Shared between the driver (which counts and reports the state) and the handles
-/// (which read). One allocation of about 100 bytes; a `tokio::sync::watch` channel for
-/// the state alone took 344.
-#[derive(Debug, Default)]
+/// Shared between the driver (which takes commands, counts and reports the state) and
+/// the handles (which queue commands and read). One allocation of about 400 bytes; a
+/// `tokio::sync::watch` channel for the state alone took 344, tokio's command channel 800.
+#[derive(Debug)]
 pub(crate) struct Shared {
+    /// Commands for the driver and the answers to publishes.
+    pub(crate) queue: Queue,
+    /// [`Client`] handles alive.
+    handles: AtomicUsize,
     writes: AtomicU64,
     bytes_written: AtomicU64,
     reads: AtomicU64,
@@ -188,6 +201,20 @@ impl State {
 }
 
 impl Shared {
+    /// For one [`Client`] and a command queue of `capacity`.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Shared {
+            queue: Queue::new(capacity),
+            handles: AtomicUsize::new(1),
+            writes: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            state: AtomicU8::new(0),
+            state_changed: Notify::new(),
+        }
+    }
+
     /// The driver reports a new state; every `connected()` waiting looks at it.
     pub(crate) fn set_state(&self, s: State) {
         self.state.store(s.to_u8(), Ordering::Release);
@@ -245,10 +272,10 @@ impl Client {
     /// Publishes and waits for the broker's answer: PUBACK (QoS 1) or PUBCOMP (QoS 2);
     /// QoS 0 resolves once the session has taken the message.
     ///
-    /// Cancel-safe in this sense: dropping the future before the driver took the command
-    /// publishes nothing; dropping it afterwards does not withdraw the message (QoS 1/2
-    /// stay in the session until acknowledged), only the answer is not seen. To pipeline
-    /// many publishes, use [`Client::publish_start`].
+    /// Cancel-safe in this sense: dropping the future while it waits for room in the
+    /// command queue publishes nothing; dropping it afterwards does not withdraw the
+    /// message (QoS 1/2 stay in the session until acknowledged), only the answer is not
+    /// seen. To pipeline many publishes, use [`Client::publish_start`].
     pub async fn publish(
         &self,
         topic: impl Into<String>,
@@ -261,8 +288,9 @@ impl Client {
             .await
     }
 
-    /// Hands a publish to the driver (waiting while the command channel is full) and
+    /// Hands a publish to the driver (waiting while the command queue is full) and
     /// returns a future of the broker's answer, so many can be in flight at once.
+    /// Publishes (and other commands) reach the session in the order they were queued.
     ///
     /// Cancel-safe: if this future is dropped before it completes, nothing was sent.
     pub async fn publish_start(
@@ -273,17 +301,28 @@ impl Client {
         retain: bool,
         properties: Option<PublishProperties>,
     ) -> Result<Pending<PublishAck>, Error> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Publish {
-            topic: topic.into(),
-            payload: payload.into(),
-            qos,
-            retain,
-            properties: properties.map(Box::new),
-            reply,
-        })
-        .await?;
-        Ok(Pending(rx))
+        // Converted here and copied into the queue: a `String` made from a `&str` is
+        // freed on this thread right away, which costs far less than handing it over.
+        let topic: String = topic.into();
+        let ticket = self
+            .shared
+            .queue
+            .push_publish(
+                &topic,
+                payload.into(),
+                qos,
+                retain,
+                properties.map(Box::new),
+            )
+            .await?;
+        Ok(Pending(PendingInner::Publish {
+            wait: PublishWait {
+                shared: self.shared.clone(),
+                ticket,
+                answered: false,
+            },
+            map: |r| r,
+        }))
     }
 
     /// Subscribes to `filter` at `qos` and waits for the SUBACK: the granted QoS, or a
@@ -316,14 +355,14 @@ impl Client {
             reply,
         })
         .await?;
-        Pending(rx).await
+        Pending(PendingInner::Channel(rx)).await
     }
 
     /// Unsubscribes and waits for the UNSUBACK (5.0: one code per filter; 3.1.1: empty).
     pub async fn unsubscribe(&self, filters: Vec<String>) -> Result<Vec<ReasonCode>, Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Unsubscribe { filters, reply }).await?;
-        Pending(rx).await
+        Pending(PendingInner::Channel(rx)).await
     }
 
     /// 5.0 enhanced authentication: answers the server's `Auth` event with `data`.
@@ -379,21 +418,73 @@ impl Client {
     }
 
     async fn send(&self, cmd: Command) -> Result<(), Error> {
-        self.tx.send(Box::new(cmd)).await.map_err(|_| Error::Closed)
+        self.shared.queue.push_command(cmd).await
     }
 }
 
 /// The broker's answer to an operation already handed to the driver. Cancel-safe:
 /// dropping it does not cancel the operation.
-#[derive(Debug)]
-pub struct Pending<T>(oneshot::Receiver<Result<T, Error>>);
+pub struct Pending<T>(PendingInner<T>);
+
+enum PendingInner<T> {
+    /// Subscribe / unsubscribe: a one-off channel.
+    Channel(oneshot::Receiver<Result<T, Error>>),
+    /// A publish: answered through the command queue, without a channel of its own.
+    Publish {
+        wait: PublishWait,
+        map: fn(Result<PublishAck, Error>) -> Result<T, Error>,
+    },
+}
+
+/// A publish's claim on its answer; dropping it unanswered tells the queue.
+struct PublishWait {
+    shared: Arc<Shared>,
+    ticket: Ticket,
+    answered: bool,
+}
+
+impl Drop for PublishWait {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.shared.queue.forget(self.ticket);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            PendingInner::Channel(_) => f.write_str("Pending"),
+            PendingInner::Publish { wait, .. } => f
+                .debug_struct("Pending")
+                .field("publish", &wait.ticket)
+                .field("answered", &wait.answered)
+                .finish(),
+        }
+    }
+}
 
 impl<T> Future for Pending<T> {
     type Output = Result<T, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+        match &mut self.0 {
+            PendingInner::Channel(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(Error::Closed))),
+            PendingInner::Publish { wait, map } => {
+                if wait.answered {
+                    // Polled after it completed: the answer was taken.
+                    return Poll::Ready(Err(Error::Closed));
+                }
+                match wait.shared.queue.poll(wait.ticket, cx) {
+                    Poll::Ready(r) => {
+                        wait.answered = true;
+                        Poll::Ready(map(r))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
     }
 }
 

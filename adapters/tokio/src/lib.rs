@@ -10,17 +10,22 @@
 //!   [`Client::subscribe`] with the SUBACK's codes. Every future is cancel-safe (see each).
 //! - A slow application is pushed back on, never buffered without bound: when the event
 //!   channel (`events_capacity`) is full the driver stops reading the socket.
-//! - Writes are batched: the driver takes up to 256 queued commands per turn and writes
-//!   everything the session has ready in one call ([`Client::io_stats`] counts them).
+//! - No channel hop per message: a publish copies its topic (and a payload up to 512 bytes)
+//!   into a bounded command queue under a short lock, and its future is answered through
+//!   the same shared state (a QoS 0 one by a counter, a QoS 1/2 one by a reused slot), so
+//!   the steady state allocates nothing per message. The driver is woken only when it
+//!   waits for commands, takes the whole queue at once, and writes everything the session
+//!   has ready in one call ([`Client::io_stats`] counts them).
 //!
 //! Memory per idle connection, measured with `mqttc bench --idle 10000` against mosquitto:
 //! about 10-11 KB resident (rumqttc 0.25: 30.6 KB); the live heap, counted by
-//! `examples/idle_heap.rs`, is 5.7 KB. Of that: the driver with the session's protocol
-//! state 1.4 KB, the receive buffer 1 KiB (it grows up to `Options::max_incoming_packet`
-//! for a larger packet), the task 768 B, the command and event channels 2 x 800 B (their
-//! slots hold boxes, so tokio's first block of 32 is 288 B), the socket's registration
-//! 256 B. The write buffer exists only while a burst is being written, the channel of
-//! [`AckHandle`]s only in manual-ack mode.
+//! `examples/idle_heap.rs`, is 5.4 KB. Of that: the driver with the session's protocol
+//! state 1.5 KB, the receive buffer 1 KiB (it grows up to `Options::max_incoming_packet`
+//! for a larger packet), the task 896 B, the event channel 800 B (its slots hold boxes,
+//! so tokio's first block of 32 is 288 B), the state shared with the handles (command
+//! queue, counters) 384 B, the socket's registration 256 B. The write buffer and the
+//! queue's buffers exist only while a burst is under way (given back at the next idle
+//! keepalive), the channel of [`AckHandle`]s only in manual-ack mode.
 //!
 //! ```no_run
 //! use mqtt_tokio::{Event, Options, QoS};
@@ -40,6 +45,7 @@
 mod client;
 mod driver;
 mod event;
+mod queue;
 mod transport;
 
 use tokio::sync::mpsc;
@@ -60,7 +66,9 @@ pub struct Capacity {
     /// Events waiting for the application before the driver stops reading (default 256).
     pub events: usize,
     /// Commands waiting for the driver before `publish` waits (default 256; a bound, not
-    /// an allocation: the channel grows in blocks of 32 as commands arrive).
+    /// an allocation: the queue grows as commands arrive, and gives the memory back when
+    /// the connection is idle). The driver holds at most as many more: taken from the
+    /// queue, not yet accepted by the session (whose in-flight table is full).
     pub commands: usize,
 }
 
@@ -132,19 +140,17 @@ pub fn connect(options: Options, capacity: Capacity) -> Result<(Client, Events),
     if restored > 0 {
         tracing::info!(restored, "unfinished operations restored from the store");
     }
-    let (cmd_tx, cmd_rx) = mpsc::channel(capacity.commands.max(1));
     let (ev_tx, ev_rx) = mpsc::channel(capacity.events.max(1));
-    let shared = std::sync::Arc::new(client::Shared::default());
+    let shared = std::sync::Arc::new(client::Shared::new(capacity.commands.max(1)));
     let driver = driver::Driver::new(
         session,
         options,
         tls_config,
         driver::Channels {
-            cmd_rx,
             ev_tx,
             shared: shared.clone(),
         },
     );
     tokio::spawn(Box::new(driver).run());
-    Ok((Client { tx: cmd_tx, shared }, Events { rx: ev_rx }))
+    Ok((Client { shared }, Events { rx: ev_rx }))
 }
