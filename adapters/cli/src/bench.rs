@@ -9,6 +9,7 @@
 //! A progress line goes to stderr once a second; the result to stdout, ending with one
 //! `RESULT key=value ...` line for scripts.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,7 +18,6 @@ use bytes::Bytes;
 use clap::Args;
 use mqtt_proto::{ProtocolVersion, QoS};
 use mqtt_tokio::{Capacity, Client, Event, Events, Options, Pending, PublishAck};
-use tokio::sync::mpsc;
 
 use crate::Fail;
 use crate::rusage;
@@ -56,7 +56,9 @@ pub struct BenchArgs {
     /// Messages per second per publisher (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
-    /// Publishes awaiting their acknowledgement per publisher.
+    /// Publishes awaiting their acknowledgement per publisher (QoS 1/2; also the
+    /// session's in-flight window). QoS 0 has no acknowledgement: its answers (the session
+    /// took the message) are checked in a window of at least `QOS0_WINDOW`.
     #[arg(long, default_value_t = 100)]
     inflight: usize,
     /// Topic.
@@ -78,6 +80,13 @@ pub struct BenchArgs {
     #[arg(long)]
     quiet: bool,
 }
+
+/// QoS 0 answers the publisher lets pile up before it checks the oldest. A window as
+/// small as the QoS 1 one (100) made the publisher stop every 100 messages to wait for
+/// the driver, so each write carried at most 100 messages (3.0 M msg/s, 360 ns per
+/// message against the sink, instead of 5 M and 270 ns): the harness throttling, not
+/// the client.
+const QOS0_WINDOW: usize = 1024;
 
 fn now_ns() -> u64 {
     SystemTime::now()
@@ -285,13 +294,15 @@ async fn publish_loop(
     size: usize,
     counters: &Counters,
 ) -> Result<u64, mqtt_tokio::Error> {
-    let (tx, mut rx) = mpsc::channel::<Pending<PublishAck>>(a.inflight.max(1));
-    let checker = tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
-            p.await?;
-        }
-        Ok::<(), mqtt_tokio::Error>(())
-    });
+    // The answers not yet checked, oldest first: at most `inflight`, awaited in order by
+    // this task itself (a checker task behind a channel cost a send, a receive and a
+    // wake-up per message, all counted as the client's CPU).
+    let window = if qos == QoS::AtMostOnce {
+        a.inflight.max(QOS0_WINDOW)
+    } else {
+        a.inflight.max(1)
+    };
+    let mut pending: VecDeque<Pending<PublishAck>> = VecDeque::with_capacity(window);
     let start = Instant::now();
     let end = a.duration.map(|d| start + Duration::from_secs(d));
     let mut payload = vec![0u8; size];
@@ -306,6 +317,11 @@ async fn publish_loop(
             let due = start + Duration::from_secs_f64(n as f64 / a.rate as f64);
             tokio::time::sleep_until(due.into()).await;
         }
+        if pending.len() >= window
+            && let Some(p) = pending.pop_front()
+        {
+            p.await?;
+        }
         payload[..8].copy_from_slice(&now_ns().to_be_bytes());
         let p = c
             .publish_start(
@@ -316,14 +332,13 @@ async fn publish_loop(
                 None,
             )
             .await?;
-        if tx.send(p).await.is_err() {
-            break;
-        }
+        pending.push_back(p);
         n += 1;
         counters.sent.fetch_add(1, Ordering::Relaxed);
     }
-    drop(tx);
-    checker.await.unwrap_or(Err(mqtt_tokio::Error::Closed))?;
+    for p in pending {
+        p.await?;
+    }
     Ok(n)
 }
 
