@@ -198,8 +198,8 @@ pub struct Scan {
     pub wildcard: bool,
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
+pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
 pub(crate) const PLUS: u64 = LO * b'+' as u64;
 pub(crate) const SLASH: u64 = LO * b'/' as u64;
 /// A byte that is none of those [`scan`] looks for, to pad short strings with.
@@ -260,7 +260,7 @@ pub(crate) fn for_each_word(bytes: &[u8], mut f: impl FnMut(usize, u64)) {
 /// it into a stack buffer and loading that back stalled on store forwarding.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
-fn short_word(b: &[u8]) -> u64 {
+pub(crate) fn short_word(b: &[u8]) -> u64 {
     let n = b.len();
     let w = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
         (Some(lo), Some(hi)) => {

@@ -5,8 +5,8 @@
 //! its level) matches any number of levels including none.
 
 use crate::codec::{
-    PLUS, Reader, SLASH, Scan, for_each_word, has_nul_or_wildcard, has_wildcard, has_zero_byte,
-    scan, wildcard_mask, zero_byte_mask,
+    HI, LO, PLUS, Reader, SLASH, Scan, for_each_word, has_nul, has_nul_or_wildcard, has_wildcard,
+    scan, short_word, wildcard_mask, zero_byte_mask,
 };
 use crate::error::DecodeError;
 
@@ -125,22 +125,116 @@ fn check_wildcards(filter: &str) -> Result<(), TopicError> {
     }
 }
 
+/// Whether the adjacent bytes `x`, `y` of a filter break a rule: `x` is a `#` (it is
+/// not last, since a byte follows), a `+` not followed by `/`, or not a `/` and followed
+/// by a wildcard; or either is NUL. Every rule on wildcard placement and NUL is a rule on
+/// adjacent pairs, the start and end of the filter counting as `/`.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+const fn pair_bad(x: u8, y: u8) -> bool {
+    (x == b'#')
+        | ((x == b'+') & (y != b'/'))
+        | ((x != b'/') & ((y | 0x08) == b'+'))
+        | (x == 0)
+        | (y == 0)
+}
+
+/// [`pair_bad`] on eight pairs at once: the high bit of each lane where it holds.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+const fn pairs_bad_word(x: u64, y: u64) -> u64 {
+    const HASH: u64 = LO * b'#' as u64;
+    let slash_x = zero_byte_mask(x ^ SLASH);
+    let slash_y = zero_byte_mask(y ^ SLASH);
+    (zero_byte_mask(x ^ HASH)
+        | (zero_byte_mask(x ^ PLUS) & !slash_y)
+        | (!slash_x & wildcard_mask(y))
+        | zero_byte_mask(x)
+        | zero_byte_mask(y))
+        & HI
+}
+
+/// Whether a filter's bytes hold a NUL or a misplaced wildcard ([`pair_bad`] on every
+/// adjacent pair), branch-free: sixteen pairs a step where the target has vectors, eight
+/// (a word each side) elsewhere and for shorter filters, one padded word for the
+/// shortest. Padding pairs are `aa`, which break no rule.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+pub(crate) fn filter_bytes_bad(b: &[u8]) -> bool {
+    filter_bytes_bad_with(
+        b,
+        cfg!(any(target_arch = "x86_64", target_arch = "aarch64")),
+    )
+}
+
+/// [`filter_bytes_bad`], with or without the sixteen-pair steps (the tests run both).
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+fn filter_bytes_bad_with(b: &[u8], vectors: bool) -> bool {
+    // x runs over bytes 0..n-1, y over 1..n: (x[i], y[i]) are the adjacent pairs.
+    let (Some((_, xs)), Some((_, ys))) = (b.split_last(), b.split_first()) else {
+        return false; // empty
+    };
+    if xs.is_empty() {
+        return b.first() == Some(&0); // one byte: `+` and `#` alone are valid
+    }
+    if vectors
+        && let (Some(xf), Some(yf), Some(xl), Some(yl)) = (
+            xs.first_chunk::<16>(),
+            ys.first_chunk::<16>(),
+            xs.last_chunk::<16>(),
+            ys.last_chunk::<16>(),
+        )
+    {
+        // Lane-wise byte masks, reduced once at the end: compiles to SIMD compares.
+        let mut acc = [0u8; 16];
+        let mut block = |x: &[u8; 16], y: &[u8; 16]| {
+            for ((a, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+                *a |= u8::from(pair_bad(x, y));
+            }
+        };
+        // Up to 32 pairs (most filters): the first and last sixteen, overlapping.
+        block(xf, yf);
+        if xs.len() > 32 {
+            let middle = xs.as_chunks::<16>().0.iter().zip(ys.as_chunks::<16>().0);
+            for (x, y) in middle.skip(1) {
+                block(x, y);
+            }
+        }
+        block(xl, yl);
+        return acc.into_iter().fold(0, |a, b| a | b) != 0;
+    }
+    if let (Some(xf), Some(yf), Some(xl), Some(yl)) = (
+        xs.first_chunk::<8>(),
+        ys.first_chunk::<8>(),
+        xs.last_chunk::<8>(),
+        ys.last_chunk::<8>(),
+    ) {
+        let word = |x: &[u8; 8], y: &[u8; 8]| {
+            pairs_bad_word(u64::from_le_bytes(*x), u64::from_le_bytes(*y))
+        };
+        let mut bad = word(xf, yf) | word(xl, yl);
+        if xs.len() > 16 {
+            let middle = xs.as_chunks::<8>().0.iter().zip(ys.as_chunks::<8>().0);
+            for (x, y) in middle.skip(1) {
+                bad |= word(x, y);
+            }
+        }
+        return bad != 0;
+    }
+    pairs_bad_word(short_word(xs), short_word(ys)) != 0
+}
+
 /// Whether `b` is certainly a valid filter: not empty, at most 65,535 bytes, not
-/// `$share/` (those take the general path), no NUL, wildcards in place. One pass, eight
-/// bytes at a time; `false` says only "look closer" ([`validate_topic_filter`]).
+/// `$share/` (those take the general path), no NUL, wildcards in place. One branch-free
+/// pass ([`filter_bytes_bad`]); `false` says only "look closer" ([`validate_topic_filter`]).
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
-    let (mut nul, mut bad) = (0u64, 0u64);
-    for_each_word(b, |off, w| {
-        nul |= has_zero_byte(w);
-        bad |= misplaced_wildcards(b, off, w);
-    });
-    nul == 0
-        && bad == 0
-        && !b.is_empty()
+    !b.is_empty()
         && b.len() <= usize::from(u16::MAX)
         && !b.starts_with(b"$share/")
+        && !filter_bytes_bad(b)
 }
 
 /// Reads a topic filter (SUBSCRIBE, UNSUBSCRIBE): UTF-8, no U+0000, not empty, wildcards
@@ -151,15 +245,10 @@ pub(crate) fn plain_filter_ok(b: &[u8]) -> bool {
 pub(crate) fn read_filter<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
     let bytes = r.binary()?;
     let s = r.as_str(bytes)?;
-    let (mut nul, mut bad) = (0u64, 0u64);
-    for_each_word(bytes, |off, w| {
-        nul |= has_zero_byte(w);
-        bad |= misplaced_wildcards(bytes, off, w);
-    });
-    if nul != 0 {
-        return Err(DecodeError::NullCharacter);
-    }
-    if bad != 0 || bytes.is_empty() || bytes.starts_with(b"$share/") {
+    if bytes.is_empty() || bytes.starts_with(b"$share/") || filter_bytes_bad(bytes) {
+        if has_nul(bytes) {
+            return Err(DecodeError::NullCharacter);
+        }
         check_filter_shape(s, scan(bytes)).map_err(|_| DecodeError::InvalidTopicFilter)?;
     }
     Ok(s)
@@ -316,6 +405,9 @@ mod tests {
                 "{f:?}"
             );
             assert_eq!(name_ok(f), validate_topic_name(f).is_ok(), "{f:?}");
+            let wild_or_nul = b.contains(&0) || !wildcards_reference(b);
+            assert_eq!(filter_bytes_bad_with(b, true), wild_or_nul, "{f:?}");
+            assert_eq!(filter_bytes_bad_with(b, false), wild_or_nul, "{f:?}");
         }
     }
 
@@ -342,6 +434,9 @@ mod tests {
                     b.iter().any(|&c| c == b'+' || c == b'#'),
                     "{b:?}"
                 );
+                let wild_or_nul = b.contains(&0) || !wildcards_reference(b);
+                assert_eq!(filter_bytes_bad_with(b, true), wild_or_nul, "{b:?}");
+                assert_eq!(filter_bytes_bad_with(b, false), wild_or_nul, "{b:?}");
                 if let Ok(f) = core::str::from_utf8(b) {
                     assert_eq!(check_wildcards(f).is_ok(), wildcards_reference(b), "{f:?}");
                     // The fast filter check says yes exactly for the valid plain filters.
