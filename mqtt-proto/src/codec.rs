@@ -362,8 +362,33 @@ pub fn scan(bytes: &[u8]) -> Scan {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub fn has_nul(bytes: &[u8]) -> bool {
-    if let Some(found) = blocks16(bytes, |b| b == 0) {
-        return found;
+    // 16 bytes or more with vectors: the first and last 16 (overlapping) and, past 32,
+    // the blocks between, as lane-wise masks; 8 to 16 bytes: two overlapping words. The
+    // usual strings (ids, user names, property values) take no loop.
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
+        && let (Some(first), Some(last)) = (bytes.first_chunk::<16>(), bytes.last_chunk::<16>())
+    {
+        macro_rules! block {
+            ($acc:ident, $x:expr) => {
+                for (a, &b) in $acc.iter_mut().zip($x) {
+                    *a |= u8::from(b == 0);
+                }
+            };
+        }
+        let mut acc = [0u8; 16];
+        block!(acc, first);
+        if bytes.len() > 32 {
+            for x in bytes.as_chunks::<16>().0.iter().skip(1) {
+                block!(acc, x);
+            }
+        }
+        block!(acc, last);
+        return acc.iter().fold(0, |x, &y| x | y) != 0;
+    }
+    if bytes.len() <= 16
+        && let (Some(a), Some(b)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>())
+    {
+        return has_zero_byte(u64::from_le_bytes(*a)) | has_zero_byte(u64::from_le_bytes(*b)) != 0;
     }
     let mut nul = 0u64;
     for_each_word(bytes, |_, w| nul |= has_zero_byte(w));

@@ -392,6 +392,9 @@ mod tests {
             let b = &s[..len];
             let found = scan(b);
             assert_eq!(found.nul, b.contains(&0), "{b:?}");
+            assert_eq!(has_nul(b), b.contains(&0), "{b:?}");
+            let nul_or_wild = b.iter().any(|&c| c == 0 || c == b'+' || c == b'#');
+            assert_eq!(has_nul_or_wildcard(b), nul_or_wild, "{b:?}");
             assert_eq!(
                 found.wildcard,
                 b.iter().any(|&c| c == b'+' || c == b'#'),
@@ -429,6 +432,9 @@ mod tests {
                 let b = &s[..len];
                 let found = scan(b);
                 assert_eq!(found.nul, b.contains(&0), "{b:?}");
+                assert_eq!(has_nul(b), b.contains(&0), "{b:?}");
+                let nul_or_wild = b.iter().any(|&c| c == 0 || c == b'+' || c == b'#');
+                assert_eq!(has_nul_or_wildcard(b), nul_or_wild, "{b:?}");
                 assert_eq!(
                     found.wildcard,
                     b.iter().any(|&c| c == b'+' || c == b'#'),
