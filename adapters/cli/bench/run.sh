@@ -33,8 +33,8 @@ run() {
   local c=$1 q=$2 n=$3 p=$4 withsub=$5 tag=$W/$1-$2-$4-$RANDOM
   local sub=() pub=()
   case $c in
-    mqttc) sub=("$BIN/mqttc" bench --quiet -V 311 -p "$p" --publishers 0 --subscribers 1 -n "$n" -q "$q")
-           pub=("$BIN/mqttc" bench --quiet -V 311 -p "$p" --publishers 1 --subscribers 0 -n "$n" -q "$q" --inflight 100);;
+    mqttc) sub=("$BIN/mqttc" bench --quiet --no-latency -V 311 -p "$p" --publishers 0 --subscribers 1 -n "$n" -q "$q")
+           pub=("$BIN/mqttc" bench --quiet --no-latency -V 311 -p "$p" --publishers 1 --subscribers 0 -n "$n" -q "$q" --inflight 100);;
     rumqttc) sub=("$BIN/mqttc-rumqttc" sub "$p" "$n" "$q"); pub=("$BIN/mqttc-rumqttc" pub "$p" "$n" "$q" 64 100);;
     mosquitto) sub=(mosquitto_sub -p "$p" -t bench/t -q "$q" -C "$n")
                head -c $((n*65)) /dev/zero | tr '\0' 'x' | fold -w 64 | head -n "$n" > "$W/lines"

@@ -79,6 +79,11 @@ pub struct BenchArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Measure the client alone: publishers do not stamp the send time into the payload
+    /// and subscribers do not read the wall clock per message (no latency figures). The
+    /// rumqttc harness does neither, so the benchmark script compares rates and CPU this way.
+    #[arg(long)]
+    no_latency: bool,
 }
 
 /// QoS 0 answers the publisher lets pile up before it checks the oldest. A window as
@@ -157,6 +162,7 @@ pub async fn run(a: BenchArgs) -> Result<u8, Fail> {
         let counters = counters.clone();
         let idle_timeout = Duration::from_secs(a.idle_timeout);
         let duration = a.duration;
+        let stamped = !a.no_latency;
         subs.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(expected.min(10_000_000) as usize);
             let mut n = 0u64;
@@ -169,12 +175,12 @@ pub async fn run(a: BenchArgs) -> Result<u8, Fail> {
                 };
                 match tokio::time::timeout(wait, ev.recv()).await {
                     Ok(Some(Event::Message { message, .. })) => {
-                        let t = now_ns();
                         last = Instant::now();
                         first.get_or_insert(last);
                         n += 1;
                         counters.received.fetch_add(1, Ordering::Relaxed);
-                        if let Some(b) = message.payload().get(..8) {
+                        if stamped && let Some(b) = message.payload().get(..8) {
+                            let t = now_ns();
                             let sent = u64::from_be_bytes(b.try_into().unwrap_or_default());
                             lat.push(t.saturating_sub(sent));
                         }
@@ -267,19 +273,23 @@ pub async fn run(a: BenchArgs) -> Result<u8, Fail> {
         "published {sent} in {pub_secs:.2} s ({pub_rate:.0} msg/s); received {received} ({sub_rate:.0} msg/s, {} lost)",
         (expected * u64::from(a.subscribers)).saturating_sub(received)
     );
+    // Without stamps (--no-latency, or no message received) there is no latency to show.
+    let (latency, latency_fields) = if lat.is_empty() {
+        ("latency not measured".to_string(), String::new())
+    } else {
+        let (p50, p90, p99) = (pct(0.5), pct(0.9), pct(0.99));
+        (
+            format!("latency p50 {p50} us, p90 {p90} us, p99 {p99} us"),
+            format!(" p50_us={p50} p90_us={p90} p99_us={p99}"),
+        )
+    };
     println!(
-        "latency p50 {} us, p90 {} us, p99 {} us; CPU {} ns per message; max RSS {} KiB",
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
+        "{latency}; CPU {} ns per message; max RSS {} KiB",
         u.cpu_ns / msgs,
         u.max_rss / 1024
     );
     println!(
-        "RESULT sent={sent} received={received} pub_rate={pub_rate:.0} sub_rate={sub_rate:.0} p50_us={} p90_us={} p99_us={} cpu_ns={} cpu_ns_per_msg={} max_rss_kib={}",
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
+        "RESULT sent={sent} received={received} pub_rate={pub_rate:.0} sub_rate={sub_rate:.0}{latency_fields} cpu_ns={} cpu_ns_per_msg={} max_rss_kib={}",
         u.cpu_ns,
         u.cpu_ns / msgs,
         u.max_rss / 1024
@@ -322,7 +332,9 @@ async fn publish_loop(
         {
             p.await?;
         }
-        payload[..8].copy_from_slice(&now_ns().to_be_bytes());
+        if !a.no_latency {
+            payload[..8].copy_from_slice(&now_ns().to_be_bytes());
+        }
         let p = c
             .publish_start(
                 a.topic.as_str(),

@@ -477,3 +477,34 @@ fn demo_exits_zero() {
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
     assert!(out.contains("nothing lost"), "{out}");
 }
+
+/// `mqttc bench` with a publisher and a subscriber in one process: every message arrives,
+/// latency is measured from the stamps; with `--no-latency` the same run carries no stamp
+/// and says so instead of printing zeros.
+#[test]
+fn bench_pub_sub_with_and_without_latency() {
+    if !mosquitto::installed() {
+        return;
+    }
+    let m = Mosquitto::start();
+    let port = m.port.to_string();
+    for (flag, want) in [
+        (None, "latency p50 "),
+        (Some("--no-latency"), "latency not measured"),
+    ] {
+        let mut args = vec![
+            "bench", "--quiet", "-p", &port, "-V", "311", "-n", "2000", "-q", "1",
+        ];
+        args.extend(flag);
+        let o = mqttc(&args);
+        assert!(o.status.success(), "mqttc bench failed: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains(want), "{flag:?}: {out}");
+        let result = out
+            .lines()
+            .find(|l| l.starts_with("RESULT"))
+            .expect("RESULT line");
+        assert!(result.contains("sent=2000 received=2000"), "{result}");
+        assert_eq!(result.contains("p99_us="), flag.is_none(), "{result}");
+    }
+}
