@@ -44,9 +44,11 @@ impl Conn {
             Scheme::Mqtts => {
                 let (options, config) = tls()?;
                 let name = options.server_name(&url.host).map_err(io::Error::other)?;
-                let stream = TlsConnector::from(config.clone())
-                    .connect(name, tcp)
-                    .await?;
+                // Boxed, as the WebSocket handshake below: their futures are kilobytes, and
+                // inline they made every connection attempt's future (plain TCP too) 9.6 KB,
+                // freed after the connect but left as holes in the heap (resident memory).
+                let stream =
+                    Box::pin(TlsConnector::from(config.clone()).connect(name, tcp)).await?;
                 Ok(Conn::Tls(Box::new(stream)))
             }
             Scheme::Ws | Scheme::Wss => {
@@ -71,10 +73,11 @@ impl Conn {
                 } else {
                     Some(tokio_tungstenite::Connector::Plain)
                 };
-                let (ws, _response) =
-                    tokio_tungstenite::client_async_tls_with_config(request, tcp, None, connector)
-                        .await
-                        .map_err(io::Error::other)?;
+                let (ws, _response) = Box::pin(tokio_tungstenite::client_async_tls_with_config(
+                    request, tcp, None, connector,
+                ))
+                .await
+                .map_err(io::Error::other)?;
                 Ok(Conn::Ws {
                     ws: Box::new(ws),
                     rest: Bytes::new(),
@@ -128,5 +131,23 @@ impl Conn {
             Conn::Tls(s) => s.shutdown().await,
             Conn::Ws { ws, .. } => SinkExt::close(&mut **ws).await.map_err(io::Error::other),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection attempt's future stays small whatever the scheme: the TLS and
+    /// WebSocket handshakes live behind their own boxes. Inline they made it 9.6 KB for
+    /// plain TCP too, allocated per attempt and freed after it, which left 10,000 idle
+    /// connections opened at once at 11.1 KB resident each instead of 6.2 KB.
+    #[test]
+    fn connect_future_is_small() {
+        let url = BrokerUrl::parse("mqtt://127.0.0.1:1883").unwrap();
+        let open = Conn::open(&url, true, None);
+        let size = std::mem::size_of_val(&open);
+        println!("Conn::open future: {size} bytes");
+        assert!(size <= 512, "Conn::open future is {size} bytes");
     }
 }
