@@ -230,7 +230,12 @@ impl Connection {
             let socket = self.stream.as_ref().map(Stream::socket);
             match self.waiter.wait(socket, deadline, !self.clients_gone) {
                 Ok(Ready::Readable) => self.read(),
-                Ok(Ready::Woken | Ready::Timeout) => {}
+                Ok(Ready::Woken) => {}
+                // A deadline (keepalive, ...) with nothing read: give back a receive
+                // buffer a burst grew.
+                Ok(Ready::Timeout) => {
+                    mqtt_transport::shrink_rx(&mut self.session);
+                }
                 Err(e) => {
                     warn!(error = %e, "waiting for the socket failed");
                     std::thread::sleep(Duration::from_millis(10));
@@ -273,7 +278,10 @@ impl Connection {
             Ok(n) => {
                 trace!(bytes = n, "read");
                 let now = self.now();
+                let offered = self.session.read_buffer().len();
                 self.session.handle_read(now, n);
+                // A full read: more is waiting, read more at a time.
+                mqtt_transport::rx_after_read(&mut self.session, n, offered);
             }
             Err(e)
                 if matches!(

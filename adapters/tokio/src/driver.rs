@@ -322,7 +322,10 @@ impl Driver {
                 }
                 Wake::Read(Ok(n)) => {
                     self.shared.0.read(n);
+                    let offered = self.session.read_buffer().len();
                     self.session.handle_read(now, n);
+                    // A full read: more is waiting, read more at a time.
+                    mqtt_transport::rx_after_read(&mut self.session, n, offered);
                 }
                 Wake::Read(Err(e)) => {
                     debug!(error = %e, "read failed");
@@ -355,10 +358,12 @@ impl Driver {
                     );
                     self.session.handle_timeout(now);
                     if self.batch.items.is_empty() {
-                        // Idle (keepalive) or between bursts: give back the queue's memory.
+                        // Idle (keepalive) or between bursts: give back the queue's memory
+                        // and a receive buffer a burst grew.
                         self.batch = Batch::default();
                         self.completions.shrink();
                         self.shared.0.queue.shrink();
+                        mqtt_transport::shrink_rx(&mut self.session);
                     }
                 }
                 Wake::Delivered => {}

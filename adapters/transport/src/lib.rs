@@ -16,7 +16,10 @@ pub use clock::Clock;
 pub use file_store::{Durability, FileStore, FileStoreConfig};
 pub use message::Message;
 pub use options::{Options, Secret, StoreOptions, WillOptions};
-pub use session::{HostSession, INBOX, OUTBOX, OpenError, RX_INITIAL, grow_rx, open_session};
+pub use session::{
+    HostSession, INBOX, OUTBOX, OpenError, RX_BURST, RX_INITIAL, grow_rx, open_session,
+    rx_after_read, shrink_rx,
+};
 pub use store::HostStore;
 pub use tls::{Roots, TlsError, TlsOptions};
 pub use url::{BrokerUrl, Scheme, UrlError};
