@@ -18,14 +18,15 @@
 //!   has ready in one call ([`Client::io_stats`] counts them).
 //!
 //! Memory per idle connection, measured with `mqttc bench --idle 10000` against mosquitto:
-//! about 6.2 KB resident (rumqttc 0.25: 30.6 KB; 11.1 KB here while each connection
+//! about 5.4 KB resident (rumqttc 0.25: 30.6 KB; 11.1 KB here while each connection
 //! attempt's future held the TLS and WebSocket handshakes inline, 9.6 KB freed after the
 //! connect but left as holes in the heap); the live heap, counted by
-//! `examples/idle_heap.rs`, is 5.4 KB. Of that: the driver with the session's protocol
-//! state 1.5 KB, the receive buffer 1 KiB (it grows up to `Options::max_incoming_packet`
-//! for a larger packet), the task 896 B, the event channel 800 B (its slots hold boxes,
-//! so tokio's first block of 32 is 288 B), the state shared with the handles (command
-//! queue, counters) 384 B, the socket's registration 256 B. The write buffer and the
+//! `examples/idle_heap.rs`, is 4.7 KB. Of that: the driver with the session's protocol
+//! state 1.5 KB, the task 896 B, the event channel 800 B (its slots hold boxes, so
+//! tokio's first block of 32 is 288 B), the state shared with the handles (command
+//! queue, counters) 384 B, the receive buffer 256 B (doubled while reads fill it, up to
+//! 16 KiB, and for a larger packet up to `Options::max_incoming_packet`; back to 256 B
+//! at an idle keepalive), the socket's registration 256 B. The write buffer and the
 //! queue's buffers exist only while a burst is under way (given back at the next idle
 //! keepalive), the channel of [`AckHandle`]s only in manual-ack mode.
 //!
