@@ -219,7 +219,9 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
     pub fn read_buffer(&mut self) -> &mut [u8] {
         self.sync_rx();
         if self.rx_start > 0 {
-            self.rx.as_mut().copy_within(self.rx_start..self.rx_end, 0);
+            if self.rx_start < self.rx_end {
+                self.rx.as_mut().copy_within(self.rx_start..self.rx_end, 0);
+            }
             self.rx_end -= self.rx_start;
             self.rx_start = 0;
         }
@@ -324,6 +326,16 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
                 outcome,
             } => (start, len, outcome),
         };
+        // Outcomes that borrow nothing from the packet need no second decode.
+        match outcome {
+            Outcome::Published { token, reason_code } => {
+                return Some(Event::Published { token, reason_code });
+            }
+            Outcome::Connected { session_present } => {
+                return Some(Event::Connected { session_present });
+            }
+            _ => {}
+        }
         // The packet's bytes stay in place until the next call on the session.
         let bytes = self.rx.as_ref().get(start..start + len).unwrap_or_default();
         let packet = Packet::decode_exact(bytes, self.core.version()).ok()?;

@@ -51,6 +51,25 @@ const ALIAS_RESERVE: usize = 64;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
 const EVENT_QUEUE: usize = 8;
 
+/// The encoded length of a PUBLISH without properties, by arithmetic (no checks: its
+/// encode makes them); `None` for any other packet (measured by `encoded_len`).
+#[inline]
+fn quick_len(packet: &Packet<'_>, v: ProtocolVersion) -> Option<usize> {
+    let Packet::Publish(p) = packet else {
+        return None;
+    };
+    if !p.properties.is_empty() {
+        return None;
+    }
+    let pid = if p.qos == QosPid::AtMostOnce { 0 } else { 2 };
+    // 5.0: the empty property block is its one length byte.
+    let body = 2 + p.topic.len() + pid + usize::from(v.is_v5()) + p.payload.len();
+    if body > mqtt_proto::varint::MAX as usize {
+        return None;
+    }
+    Some(1 + mqtt_proto::varint::len(body as u32) + body)
+}
+
 /// What handling one received packet produced for the application; the session turns it
 /// into an [`Event`] that borrows from the packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -551,13 +570,15 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         self.out.heap_bytes() + self.inbox.heap_bytes() + self.crossing.heap_bytes()
     }
 
-    /// Heap tables give their memory back when empty (inline tables have nothing to give).
+    /// Heap tables give their memory back when empty (inline tables have nothing to give),
+    /// and so may the store (`VecStore` shrinks its arena to its records).
     /// Called when the connection idles or ends, not at every empty moment, so a steady
     /// stream does not allocate per message.
     fn release_tables(&mut self) {
         self.out.release();
         self.inbox.release();
         self.crossing.release();
+        self.store.release();
     }
 
     fn open(&mut self) {
@@ -843,29 +864,60 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     }
 
     /// Encodes `packet` into the store under a new `Key::Out`, checking the server's limit.
+    ///
+    /// A PUBLISH without properties is measured by arithmetic and checked once, by the
+    /// encode into the store (the codec's encode makes the same checks as `encoded_len`, in
+    /// the same order). Before any other refusal `encoded_len` runs, so an invalid packet
+    /// is still refused as invalid first, and a record that failed to encode is removed
+    /// again (zeroed first, so a persistent store never replays it).
     fn store_out(&mut self, packet: Packet<'_>, connected: bool) -> Result<u32, Error> {
         let v = self.settings.version;
-        let len = packet.encoded_len(v)?;
+        let quick = quick_len(&packet, v);
+        let len = match quick {
+            Some(len) => len,
+            None => packet.encoded_len(v)?,
+        };
         if connected && len as u64 > u64::from(self.link.max_packet_size) {
+            if quick.is_some() {
+                packet.encoded_len(v)?;
+            }
             return Err(Error::PacketTooLarge {
                 size: len,
                 max: self.link.max_packet_size,
             });
         }
         let seq = self.next_seq;
-        let put = |core: &mut Self| {
+        // What the encode wrote, or why it failed; kept apart rather than as one
+        // `Result`, whose 16-byte copy stalls on the encoder's narrower stores.
+        let mut written = 0;
+        let mut failed = None;
+        let mut put = |core: &mut Self| {
             if !core.leaves_alias_room(len) {
                 return Err(Error::Full);
             }
             core.store
-                .put_with(Key::Out(seq), len, &mut |dst| {
-                    let _ = packet.encode(v, dst);
+                .put_with(Key::Out(seq), len, &mut |dst| match packet.encode(v, dst) {
+                    Ok(n) => written = n,
+                    Err(e) => {
+                        failed = Some(e);
+                        dst.fill(0);
+                    }
                 })
                 .map_err(|_| Error::Full)
         };
-        // The outgoing alias cache gives way to operations.
-        if put(self).is_err() && (!self.evict_out_aliases() || put(self).is_err()) {
-            return Err(Error::Full);
+        if put(self).is_err() {
+            if quick.is_some() {
+                packet.encoded_len(v)?;
+            }
+            // The outgoing alias cache gives way to operations.
+            if !self.evict_out_aliases() || put(self).is_err() {
+                return Err(Error::Full);
+            }
+        }
+        if written != len {
+            self.store.remove(Key::Out(seq));
+            let e = failed.unwrap_or(mqtt_proto::EncodeError::PacketTooLarge);
+            return Err(e.into());
         }
         self.next_seq = self.next_seq.wrapping_add(1);
         Ok(seq)
@@ -1231,7 +1283,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             dst.copy_from_slice(src);
         }
         let rest = self.tx.len() - n;
-        self.tx.copy_within(n.., 0);
+        if rest > 0 {
+            self.tx.copy_within(n.., 0);
+        }
         self.tx.truncate(rest);
         n
     }
@@ -1363,7 +1417,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 OutKind::Resubscribe { sub_seq } => (Key::Subscription(sub_seq), Some(e.pid)),
                 _ => (Key::Out(e.seq), None),
             };
-            let len = self.store.get(key).map_or(0, |r| r.len());
+            // One lookup: the length, and the first byte for the retain flag.
+            let (len, first_byte) = self
+                .store
+                .get(key)
+                .map_or((0, 0), |r| (r.len(), r.first().copied().unwrap_or(0)));
             if len == 0 {
                 // A resubscribe whose filter the caller unsubscribed meanwhile: nothing to
                 // send and nobody to tell. Any other operation lost its packet: report it.
@@ -1381,7 +1439,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 i += 1;
                 continue;
             }
-            if let Some(reason) = self.refused_by_server(key, e.kind) {
+            if let Some(reason) = self.refused_by_server(first_byte, e.kind) {
                 // Queued before this server's limits were known [MQTT-3.2.2-11] [MQTT-3.2.2-14].
                 self.set_state(i, OutState::Lost(reason));
                 i += 1;
@@ -1449,18 +1507,15 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     }
 
     /// Why the connected server cannot take this queued publish (QoS or retain), if so.
-    fn refused_by_server(&self, key: Key, kind: OutKind) -> Option<LossReason> {
+    /// `first_byte`: the stored record's fixed header byte.
+    fn refused_by_server(&self, first_byte: u8, kind: OutKind) -> Option<LossReason> {
         let OutKind::Publish(qos) = kind else {
             return None;
         };
         if qos > self.link.max_qos {
             return Some(LossReason::QoSNotSupported);
         }
-        let retain = self
-            .store
-            .get(key)
-            .and_then(|r| r.first())
-            .is_some_and(|b| b & 0x01 != 0);
+        let retain = first_byte & 0x01 != 0;
         (retain && !self.link.retain_available).then_some(LossReason::RetainNotSupported)
     }
 

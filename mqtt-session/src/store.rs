@@ -64,6 +64,9 @@ pub trait Store {
     fn room(&self) -> (usize, usize) {
         (usize::MAX, usize::MAX)
     }
+    /// The connection idles or ended: a store on the heap may give spare memory back
+    /// (records stay). Nothing by default.
+    fn release(&mut self) {}
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -182,9 +185,13 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
 
     fn remove(&mut self, key: Key) {
         if let Some(i) = self.index(key) {
-            self.slots.remove(i);
+            let slot = self.slots.remove(i);
             if self.slots.is_empty() {
                 self.end = 0;
+            } else if (slot.start + slot.len) as usize == self.end {
+                // The newest record (an operation finished before the next one came):
+                // its bytes are reused right away, still in cache.
+                self.end = slot.start as usize;
             }
         }
     }
@@ -226,17 +233,57 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
 
 /// A growable store on the heap, bounded only by `max_bytes`.
 ///
-/// Records sit in a ring sorted by key, found by binary search. Operations are keyed by an
-/// increasing sequence number, so a new one goes after the older ones and the oldest
-/// completes next to the front: each moves only the few records on its short side (the
+/// The records' bytes share one growable arena (no allocation, no zero-fill per record):
+/// a record goes at the end of what is in use; removing the last one (an operation
+/// acknowledged before the next is stored, the common case) gives its bytes straight back,
+/// and when the end is reached the live records are compacted forward in the bytes already
+/// there, growing the arena only when less than half of it would be free (so it holds at
+/// most twice `max_bytes`). The arena shrinks when its records fall under a sixteenth of it
+/// (past a 4 KiB floor), and to what its records need exactly when the session releases it
+/// ([`Store::release`]: the connection idles or ends).
+///
+/// The index sits in a ring sorted by key, found by binary search. Operations are keyed by
+/// an increasing sequence number, so a new one goes after the older ones and the oldest
+/// completes next to the front: each moves only the few entries on its short side (the
 /// CONNECT, remembered subscriptions). An idle connection holds a few dozen bytes besides
 /// its records (a `BTreeMap` would take a 368-byte node for the first one).
 #[cfg(feature = "alloc")]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct VecStore {
-    records: alloc::collections::VecDeque<(Key, alloc::boxed::Box<[u8]>)>,
+    /// Where each record's bytes are, sorted by key.
+    records: alloc::collections::VecDeque<Record>,
+    /// The arena. Its length is how much of it was ever written (initialised), so bytes
+    /// past `end` are reused without zeroing them again.
+    bytes: alloc::vec::Vec<u8>,
+    /// Everything from here on is free.
+    end: usize,
+    /// Bytes of live records (what `max_bytes` bounds).
     used: usize,
     max_bytes: usize,
+}
+
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug)]
+struct Record {
+    key: Key,
+    start: usize,
+    len: usize,
+}
+
+/// Below this arena size the store never shrinks on its own (only on [`Store::release`]).
+#[cfg(feature = "alloc")]
+const SHRINK_FLOOR: usize = 4096;
+
+#[cfg(feature = "alloc")]
+impl core::fmt::Debug for VecStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never the bytes: the CONNECT record holds the password.
+        f.debug_struct("VecStore")
+            .field("records", &self.records.len())
+            .field("used", &self.used)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -244,18 +291,88 @@ impl VecStore {
     /// An empty store holding at most `max_bytes` of records.
     pub fn new(max_bytes: usize) -> Self {
         VecStore {
-            records: Default::default(),
-            used: 0,
             max_bytes,
+            ..Default::default()
         }
     }
 
+    /// Bytes held on the heap: the arena and the index.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.records.capacity() * core::mem::size_of::<Record>()
+    }
+
     /// Where `key` is, or where it would go.
+    #[inline]
     fn find(&self, key: Key) -> Result<usize, usize> {
         // Most lookups are for the newest or the oldest operation: check the back first.
         match self.records.back() {
-            Some((last, _)) if *last < key => Err(self.records.len()),
-            _ => self.records.binary_search_by(|(k, _)| k.cmp(&key)),
+            Some(last) if last.key < key => Err(self.records.len()),
+            Some(last) if last.key == key => Ok(self.records.len() - 1),
+            _ => self.records.binary_search_by(|r| r.key.cmp(&key)),
+        }
+    }
+
+    /// Moves the live records to the front of the arena (skipping index `skip`, whose bytes
+    /// are being replaced), in the order they sit there, so nothing is overwritten.
+    fn compact(&mut self, skip: Option<usize>) {
+        let mut order: alloc::vec::Vec<(usize, usize)> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| Some(i) != skip)
+            .map(|(i, r)| (r.start, i))
+            .collect();
+        order.sort_unstable();
+        let mut to = 0;
+        for (from, i) in order {
+            if let Some(r) = self.records.get_mut(i) {
+                if from != to {
+                    self.bytes.copy_within(from..from + r.len, to);
+                    r.start = to;
+                }
+                to += r.len;
+            }
+        }
+        self.end = to;
+    }
+
+    /// Room for `len` bytes at the end of the arena; returns where they start. `skip`: the
+    /// index of a record whose old bytes are no longer needed.
+    fn alloc(&mut self, len: usize, skip: Option<usize>) -> usize {
+        if self.end + len > self.bytes.capacity() {
+            self.compact(skip);
+            // Grow while less than half would stay free, so compactions stay rare.
+            let want = (self.end + len) * 2;
+            if want > self.bytes.capacity() {
+                self.bytes.reserve_exact(want - self.bytes.len());
+            }
+        }
+        if self.end + len > self.bytes.len() {
+            // Only bytes never written before are zeroed (once).
+            self.bytes.resize(self.end + len, 0);
+        }
+        let start = self.end;
+        self.end += len;
+        start
+    }
+
+    /// Gives memory back: to what the records need when `exact`, else only when they
+    /// use a sixteenth of a large arena.
+    fn shrink(&mut self, exact: bool) {
+        let cap = self.bytes.capacity();
+        if self.records.is_empty() {
+            self.end = 0;
+            if exact || cap > SHRINK_FLOOR {
+                self.bytes = alloc::vec::Vec::new();
+            }
+        } else if exact || (cap > SHRINK_FLOOR && self.used * 16 < cap) {
+            self.compact(None);
+            let keep = if exact { self.end } else { self.end * 4 };
+            self.bytes.truncate(keep.max(self.end));
+            self.bytes.shrink_to(keep);
+        }
+        if exact {
+            self.records.shrink_to_fit();
         }
     }
 }
@@ -270,34 +387,68 @@ impl Store for VecStore {
     ) -> Result<(), StoreFull> {
         let at = self.find(key);
         let old = match at {
-            Ok(i) => self.records.get(i).map_or(0, |(_, r)| r.len()),
-            Err(_) => 0,
+            Ok(i) => self.records.get(i).copied(),
+            Err(_) => None,
         };
-        if self.used - old + len > self.max_bytes {
+        let old_len = old.map_or(0, |r| r.len);
+        if self.used - old_len + len > self.max_bytes {
             return Err(StoreFull);
         }
-        self.used = self.used - old + len;
-        let mut record = alloc::vec![0u8; len].into_boxed_slice();
-        write(&mut record);
-        match at {
-            Ok(i) => {
-                if let Some(slot) = self.records.get_mut(i) {
-                    slot.1 = record;
+        self.used = self.used - old_len + len;
+        if let (Ok(i), Some(old)) = (at, old) {
+            // Replace in place when no longer (a PUBREL replacing its PUBLISH).
+            let start = if len <= old.len {
+                old.start
+            } else {
+                if old.start + old.len == self.end {
+                    self.end = old.start; // the last record: its bytes are free again
                 }
+                self.alloc(len, Some(i))
+            };
+            if old.start + old.len == self.end && len <= old.len {
+                self.end = start + len;
             }
-            Err(i) => self.records.insert(i, (key, record)),
+            if let Some(r) = self.records.get_mut(i) {
+                r.start = start;
+                r.len = len;
+            }
+            if let Some(dst) = self.bytes.get_mut(start..start + len) {
+                write(dst);
+            }
+            return Ok(());
+        }
+        let start = self.alloc(len, None);
+        let record = Record { key, start, len };
+        match at {
+            // The newest operation: at the back, the common case.
+            Err(i) if i == self.records.len() => self.records.push_back(record),
+            Err(i) | Ok(i) => self.records.insert(i, record),
+        }
+        if let Some(dst) = self.bytes.get_mut(start..start + len) {
+            write(dst);
         }
         Ok(())
     }
+    #[inline]
     fn get(&self, key: Key) -> Option<&[u8]> {
         let i = self.find(key).ok()?;
-        self.records.get(i).map(|(_, r)| &r[..])
+        let r = self.records.get(i)?;
+        self.bytes.get(r.start..r.start + r.len)
     }
     fn remove(&mut self, key: Key) {
-        if let Ok(i) = self.find(key)
-            && let Some((_, r)) = self.records.remove(i)
-        {
-            self.used -= r.len();
+        let Ok(i) = self.find(key) else { return };
+        let Some(r) = self.records.remove(i) else {
+            return;
+        };
+        self.used -= r.len;
+        if r.start + r.len == self.end {
+            self.end = r.start;
+        }
+        if self.records.is_empty() {
+            self.end = 0;
+        }
+        if self.bytes.capacity() > SHRINK_FLOOR {
+            self.shrink(false);
         }
     }
     fn rename(&mut self, from: Key, to: Key) {
@@ -308,19 +459,23 @@ impl Store for VecStore {
         let Ok(i) = self.find(from) else {
             return;
         };
-        let Some((_, record)) = self.records.remove(i) else {
+        let Some(mut record) = self.records.remove(i) else {
             return;
         };
+        record.key = to;
         let j = self.find(to).unwrap_or_else(|j| j);
-        self.records.insert(j, (to, record));
+        self.records.insert(j, record);
     }
     fn for_each_key(&self, f: &mut dyn FnMut(Key)) {
-        self.records.iter().for_each(|(k, _)| f(*k));
+        self.records.iter().for_each(|r| f(r.key));
     }
     fn has_room(&self, len: usize) -> bool {
         self.used + len <= self.max_bytes
     }
     fn room(&self) -> (usize, usize) {
         (usize::MAX, self.max_bytes - self.used)
+    }
+    fn release(&mut self) {
+        self.shrink(true);
     }
 }

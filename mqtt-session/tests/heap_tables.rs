@@ -8,7 +8,7 @@ use mqtt_proto::{
     Ack, ConnAck, Decoded, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, QosPid,
     ReasonCode,
 };
-use mqtt_session::{Config, ConnState, Error, Heap, Instant, Session, VecStore};
+use mqtt_session::{Config, ConnState, Error, Heap, Instant, Key, Session, Store, VecStore};
 
 /// The host adapters' session shape (adapters/transport `HostSession`).
 type Host = Session<VecStore, Vec<u8>, 64, 64, Heap>;
@@ -150,6 +150,11 @@ fn heap_tables_bounded_kept_while_busy_released_when_idle() {
         assert_eq!(ids.len(), 64, "{v:?}");
         let grown = s.table_heap_bytes();
         assert!(grown > 0, "{v:?}: the burst is on the heap");
+        let store_grown = s.store().heap_bytes();
+        assert!(
+            store_grown >= 64 * 16,
+            "{v:?}: the store's arena holds the burst"
+        );
 
         // The server sends a burst of QoS 2 messages: the inbox grows too.
         for i in 1..=20u16 {
@@ -179,6 +184,11 @@ fn heap_tables_bounded_kept_while_busy_released_when_idle() {
         assert_eq!(s.incoming_pending(), 0);
         let busy = s.table_heap_bytes();
         assert!(busy > 0, "{v:?}: kept while the connection is busy");
+        let store_busy = s.store().heap_bytes();
+        assert_eq!(
+            store_busy, store_grown,
+            "{v:?}: the arena is kept while busy"
+        );
         // Another message now reuses the memory.
         s.publish(at(400), "t/again", b"y", QoS::AtLeastOnce, false, &[])
             .unwrap();
@@ -187,6 +197,11 @@ fn heap_tables_bounded_kept_while_busy_released_when_idle() {
             s.table_heap_bytes(),
             busy,
             "{v:?}: no allocation per message"
+        );
+        assert_eq!(
+            s.store().heap_bytes(),
+            store_busy,
+            "{v:?}: no store allocation per message"
         );
         let Ok(Decoded::Packet {
             packet:
@@ -212,6 +227,12 @@ fn heap_tables_bounded_kept_while_busy_released_when_idle() {
             s.table_heap_bytes(),
             0,
             "{v:?}: an idle connection holds no table"
+        );
+        let connect_len = s.store().get(Key::Connect).unwrap().len();
+        assert!(
+            s.store().heap_bytes() <= connect_len + 64,
+            "{v:?}: an idle store holds its records only: {} bytes for a {connect_len}-byte CONNECT",
+            s.store().heap_bytes()
         );
         // And the tables work again after being given back.
         s.publish(due, "t/after", b"z", QoS::ExactlyOnce, false, &[])

@@ -12,6 +12,8 @@ enum Op {
     Put(Key, usize, u8),
     Remove(Key),
     Rename(Key, Key),
+    /// The session's idle hook: memory given back, records kept.
+    Release,
 }
 
 fn key() -> impl Strategy<Value = Key> {
@@ -27,26 +29,41 @@ fn key() -> impl Strategy<Value = Key> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op(max_len: usize) -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (key(), 0usize..40, any::<u8>()).prop_map(|(k, n, b)| Op::Put(k, n, b)),
+        4 => (key(), 0usize..max_len, any::<u8>()).prop_map(|(k, n, b)| Op::Put(k, n, b)),
         2 => key().prop_map(Op::Remove),
         1 => (key(), key()).prop_map(|(a, b)| Op::Rename(a, b)),
+        1 => Just(Op::Release),
     ]
 }
 
 proptest! {
     #[test]
-    fn vec_store_matches_a_sorted_map(ops in proptest::collection::vec(op(), 0..200)) {
-        const MAX: usize = 400;
-        let mut store = VecStore::new(MAX);
+    fn vec_store_matches_a_sorted_map(ops in proptest::collection::vec(op(40), 0..200)) {
+        run(400, ops)?;
+    }
+
+    /// Records of up to 3 KB in a 40 KB store: the arena grows past its shrink floor,
+    /// compacts, and shrinks back as records go.
+    #[test]
+    fn vec_store_large_records_match_a_sorted_map(
+        ops in proptest::collection::vec(op(3000), 0..200)
+    ) {
+        run(40_000, ops)?;
+    }
+}
+
+fn run(max: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    {
+        let mut store = VecStore::new(max);
         let mut model: BTreeMap<Key, Vec<u8>> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::Put(k, n, b) => {
                     let used: usize = model.values().map(Vec::len).sum();
                     let old = model.get(&k).map_or(0, Vec::len);
-                    let fits = used - old + n <= MAX;
+                    let fits = used - old + n <= max;
                     let r = store.put_with(k, n, &mut |dst| dst.fill(b));
                     prop_assert_eq!(r, if fits { Ok(()) } else { Err(StoreFull) });
                     if fits {
@@ -56,6 +73,17 @@ proptest! {
                 Op::Remove(k) => {
                     store.remove(k);
                     model.remove(&k);
+                }
+                Op::Release => {
+                    store.release();
+                    let used: usize = model.values().map(Vec::len).sum();
+                    prop_assert!(
+                        store.heap_bytes() <= used + 24 * model.len() + 64,
+                        "released: {} heap bytes for {} bytes in {} records",
+                        store.heap_bytes(),
+                        used,
+                        model.len()
+                    );
                 }
                 Op::Rename(a, b) => {
                     store.rename(a, b);
@@ -74,9 +102,11 @@ proptest! {
                 prop_assert_eq!(store.get(*k), Some(&v[..]));
             }
             let used: usize = model.values().map(Vec::len).sum();
-            prop_assert_eq!(store.room().1, MAX - used);
-            prop_assert!(store.has_room(MAX - used));
-            prop_assert!(!store.has_room(MAX - used + 1));
+            prop_assert_eq!(store.room().1, max - used);
+            prop_assert!(store.has_room(max - used));
+            prop_assert!(!store.has_room(max - used + 1));
+            prop_assert!(store.heap_bytes() <= 2 * max + 24 * 64 + 4096, "bounded");
         }
     }
+    Ok(())
 }
