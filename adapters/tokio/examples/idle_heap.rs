@@ -130,7 +130,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("  {:>6.2} x {size}", d as f64 / n as f64);
             }
         }
-        println!("per connection, allocations of 1 KiB or more made while connecting (live or not):");
+        println!(
+            "per connection, allocations of 1 KiB or more made while connecting (live or not):"
+        );
         for (i, (a, b)) in made0.iter().zip(&made()).enumerate().skip(128) {
             let d = b - a;
             if d != 0 && d.unsigned_abs() * 10 >= n {

@@ -61,4 +61,40 @@ impl Store for HostStore {
             HostStore::File(s) => s.room(),
         }
     }
+    /// The in-memory store gives back its spare buffer (the file store keeps one
+    /// allocation per record, nothing spare).
+    fn release(&mut self) {
+        match self {
+            HostStore::Memory(s) => s.release(),
+            HostStore::File(s) => s.release(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `release` reaches the in-memory store: after a burst its buffer shrinks to its records.
+    #[test]
+    fn release_is_forwarded_to_the_memory_store() {
+        let mut s = HostStore::Memory(VecStore::new(1 << 20));
+        for i in 0..64u16 {
+            s.put(Key::Out(u32::from(i)), &[7u8; 1000]).unwrap();
+        }
+        for i in 1..64u16 {
+            s.remove(Key::Out(u32::from(i)));
+        }
+        let HostStore::Memory(v) = &s else {
+            unreachable!()
+        };
+        let before = v.heap_bytes();
+        s.release();
+        let HostStore::Memory(v) = &s else {
+            unreachable!()
+        };
+        assert!(v.heap_bytes() < before, "{} -> {}", before, v.heap_bytes());
+        assert!(v.heap_bytes() <= 2 * 1000, "{}", v.heap_bytes());
+        assert_eq!(s.get(Key::Out(0)), Some(&[7u8; 1000][..]));
+    }
 }
