@@ -149,28 +149,36 @@ async fn main() {
             let mut up = 0u64;
             let mut keep = Vec::new();
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-            for i in 0..count {
-                let (c, mut el) = AsyncClient::new(opts(format!("rq-i{pid}-{i}"), port, 100), 10);
-                let tx = tx.clone();
-                keep.push(c);
-                tokio::spawn(async move {
-                    let mut sent = false;
-                    loop {
-                        match el.poll().await {
-                            Ok(Event::Incoming(Packet::ConnAck(_))) if !sent => {
-                                sent = true;
-                                let _ = tx.send(());
+            // In waves of 1,000, each waited for until it is up or no CONNACK came for
+            // 5 s: the same pacing as `mqttc bench --idle`.
+            let mut i = 0;
+            while i < count {
+                let wave = 1000.min(count - i);
+                for j in i..i + wave {
+                    let (c, mut el) =
+                        AsyncClient::new(opts(format!("rq-i{pid}-{j}"), port, 100), 10);
+                    let tx = tx.clone();
+                    keep.push(c);
+                    tokio::spawn(async move {
+                        let mut sent = false;
+                        loop {
+                            match el.poll().await {
+                                Ok(Event::Incoming(Packet::ConnAck(_))) if !sent => {
+                                    sent = true;
+                                    let _ = tx.send(());
+                                }
+                                Ok(_) => {}
+                                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
                             }
-                            Ok(_) => {}
-                            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
                         }
+                    });
+                }
+                i += wave;
+                while up < i {
+                    match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+                        Ok(Some(())) => up += 1,
+                        _ => break,
                     }
-                });
-            }
-            while up < count {
-                match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-                    Ok(Some(())) => up += 1,
-                    _ => break,
                 }
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -179,7 +187,7 @@ async fn main() {
                 "RESULT connections={up} rss_before_kib={} rss_after_kib={} bytes_per_conn={}",
                 before / 1024,
                 after / 1024,
-                after.saturating_sub(before) / count.max(1)
+                after.saturating_sub(before) / up.max(1)
             );
         }
         _ => {
