@@ -1243,6 +1243,12 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 pos = self.write_auth(out, pos)?;
             }
             ConnState::Connected => {
+                if self.nothing_due() {
+                    // The common empty call of a drain loop: what follows would write
+                    // nothing and only pop finished entries.
+                    self.pop_done();
+                    return Ok(0);
+                }
                 pos = self.write_auth(out, 0)?;
                 pos += self.drain_tx(out.get_mut(pos..).unwrap_or_default());
                 // Acks held back by a full staging buffer go now that it has room.
@@ -1272,6 +1278,18 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             self.refresh_keepalive();
         }
         Ok(pos)
+    }
+
+    /// Connected with nothing to write: no AUTH, no staged bytes, no held manual acks,
+    /// no resubscribes to queue, and no outbox entry at or after `first_pending` (before
+    /// it none is `Pending` or `RelPending`, the only states `write_outbox` sends).
+    #[inline]
+    fn nothing_due(&self) -> bool {
+        !self.auth_due
+            && self.tx.is_empty()
+            && self.first_pending >= self.out.len()
+            && self.resubscribe_from.is_none()
+            && (!self.settings.manual_ack || self.inbox.is_empty())
     }
 
     fn drain_tx(&mut self, out: &mut [u8]) -> usize {
@@ -1417,12 +1435,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 OutKind::Resubscribe { sub_seq } => (Key::Subscription(sub_seq), Some(e.pid)),
                 _ => (Key::Out(e.seq), None),
             };
-            // One lookup: the length, and the first byte for the retain flag.
-            let (len, first_byte) = self
-                .store
-                .get(key)
-                .map_or((0, 0), |r| (r.len(), r.first().copied().unwrap_or(0)));
-            if len == 0 {
+            // One lookup: the record is checked and, unless an outgoing alias rebuilds it,
+            // copied out through the same borrow.
+            let Some(record) = self.store.get(key).filter(|r| !r.is_empty()) else {
                 // A resubscribe whose filter the caller unsubscribed meanwhile: nothing to
                 // send and nobody to tell. Any other operation lost its packet: report it.
                 let state = match e.kind {
@@ -1432,15 +1447,17 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 self.set_state(i, state);
                 i += 1;
                 continue;
-            }
-            if len as u64 > u64::from(self.link.max_packet_size) {
+            };
+            let len = record.len();
+            let refusal = if len as u64 > u64::from(self.link.max_packet_size) {
                 // Never send over the server's limit [MQTT-3.2.2-15].
-                self.set_state(i, OutState::Lost(LossReason::PacketTooLarge));
-                i += 1;
-                continue;
-            }
-            if let Some(reason) = self.refused_by_server(first_byte, e.kind) {
+                Some(LossReason::PacketTooLarge)
+            } else {
                 // Queued before this server's limits were known [MQTT-3.2.2-11] [MQTT-3.2.2-14].
+                // The first byte carries the retain flag.
+                self.refused_by_server(record.first().copied().unwrap_or(0), e.kind)
+            };
+            if let Some(reason) = refusal {
                 self.set_state(i, OutState::Lost(reason));
                 i += 1;
                 continue;
@@ -1454,16 +1471,16 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 break;
             }
             let dup = dup && e.is_acked_publish();
-            let aliased = if is_publish {
-                self.write_aliased(key, out, pos, dup)
+            pos += if is_publish && self.link.alias_max != 0 {
+                // 5.0 with outgoing aliases granted: the PUBLISH may be rebuilt with one.
+                match self.write_aliased(key, out, pos, dup) {
+                    Some(n) => n,
+                    None => self
+                        .write_record(key, out, pos, dup, patch_pid)
+                        .unwrap_or(0),
+                }
             } else {
-                None
-            };
-            pos += match aliased {
-                Some(n) => n,
-                None => self
-                    .write_record(key, out, pos, dup, patch_pid)
-                    .unwrap_or(0),
+                copy_record(record, out, pos, dup, patch_pid).unwrap_or(0)
             };
             match e.kind {
                 OutKind::Publish(QoS::AtMostOnce) => {
@@ -1611,19 +1628,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         dup: bool,
         pid: Option<u16>,
     ) -> Option<usize> {
-        let record = self.store.get(key)?;
-        let dst = out.get_mut(pos..pos + record.len())?;
-        dst.copy_from_slice(record);
-        if dup {
-            *dst.first_mut()? |= 0x08; // [MQTT-3.3.1-1]
-        }
-        if let Some(pid) = pid {
-            // The id follows the fixed header in SUBSCRIBE.
-            let header = 1 + mqtt_proto::varint::decode(dst.get(1..)?).ok()??.1;
-            dst.get_mut(header..header + 2)?
-                .copy_from_slice(&pid.to_be_bytes());
-        }
-        Some(record.len())
+        copy_record(self.store.get(key)?, out, pos, dup, pid)
     }
 
     pub(crate) fn has_owned_event(&self) -> bool {
@@ -2241,6 +2246,30 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             }
         }
     }
+}
+
+/// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id; `None` if it
+/// does not fit.
+#[inline]
+fn copy_record(
+    record: &[u8],
+    out: &mut [u8],
+    pos: usize,
+    dup: bool,
+    pid: Option<u16>,
+) -> Option<usize> {
+    let dst = out.get_mut(pos..pos + record.len())?;
+    dst.copy_from_slice(record);
+    if dup {
+        *dst.first_mut()? |= 0x08; // [MQTT-3.3.1-1]
+    }
+    if let Some(pid) = pid {
+        // The id follows the fixed header in SUBSCRIBE.
+        let header = 1 + mqtt_proto::varint::decode(dst.get(1..)?).ok()??.1;
+        dst.get_mut(header..header + 2)?
+            .copy_from_slice(&pid.to_be_bytes());
+    }
+    Some(record.len())
 }
 
 /// Encodes the CONNECT from the configuration into the store, once.
