@@ -824,6 +824,17 @@ fn run_broker(kind: Kind) -> Vec<((Kind, ProtocolVersion, &'static str), Cell)> 
             out.push(((kind, v, *s), cell));
         }
     }
+    // A failing broker's own account (captured; shown when the test fails): a broker
+    // that closed every connection, or did not own its port, says so here.
+    if out.iter().any(|(_, c)| matches!(c, Cell::Fail(_))) {
+        let log = broker.log();
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!(
+            "--- {} log, last 30 lines:\n{}",
+            kind.name(),
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        );
+    }
     out
 }
 
