@@ -278,10 +278,9 @@ impl Connection {
             Ok(n) => {
                 trace!(bytes = n, "read");
                 let now = self.now();
-                let offered = self.session.read_buffer().len();
                 self.session.handle_read(now, n);
                 // A full read: more is waiting, read more at a time.
-                mqtt_transport::rx_after_read(&mut self.session, n, offered);
+                mqtt_transport::rx_after_read(&mut self.session);
             }
             Err(e)
                 if matches!(

@@ -322,10 +322,9 @@ impl Driver {
                 }
                 Wake::Read(Ok(n)) => {
                     self.shared.0.read(n);
-                    let offered = self.session.read_buffer().len();
                     self.session.handle_read(now, n);
                     // A full read: more is waiting, read more at a time.
-                    mqtt_transport::rx_after_read(&mut self.session, n, offered);
+                    mqtt_transport::rx_after_read(&mut self.session);
                 }
                 Wake::Read(Err(e)) => {
                     debug!(error = %e, "read failed");
