@@ -284,29 +284,8 @@ pub(crate) fn short_word(b: &[u8]) -> u64 {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
-    // With vectors and 16 bytes or more: lane-wise masks over the first and the last 16
-    // bytes (overlapping), and the blocks between them only past 32 bytes, so the usual
-    // topic takes two SIMD steps and no loop.
-    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
-        && let (Some(first), Some(last)) = (bytes.first_chunk::<16>(), bytes.last_chunk::<16>())
-    {
-        // Lane-wise: 0xff where a byte is NUL, `+` or `#` (a macro, so it is always inlined).
-        macro_rules! block {
-            ($acc:ident, $x:expr) => {
-                for (a, &b) in $acc.iter_mut().zip($x) {
-                    *a |= u8::from(b == 0) | u8::from((b | 0x08) == b'+');
-                }
-            };
-        }
-        let mut acc = [0u8; 16];
-        block!(acc, first);
-        if bytes.len() > 32 {
-            for x in bytes.as_chunks::<16>().0.iter().skip(1) {
-                block!(acc, x);
-            }
-        }
-        block!(acc, last);
-        return acc.iter().fold(0, |x, &y| x | y) != 0;
+    if let Some(found) = ends16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
+        return found;
     }
     let mut acc = 0u64;
     for_each_word(bytes, |_, w| {
@@ -314,6 +293,38 @@ pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
         acc |= (w.wrapping_sub(LO) & !w) | (t.wrapping_sub(LO) & !t);
     });
     acc & HI != 0
+}
+
+/// Whether some byte of `bytes` (16 or more of them) meets `pred`: lane-wise masks over
+/// the first and the last 16 bytes (overlapping), and the blocks between them only past 32
+/// bytes, so the usual string takes two SIMD steps and no loop. `None` for shorter strings
+/// and on targets without such vectors. (The scan on the decode path keeps [`blocks16`]:
+/// this shape made PUBLISH decode slower there.)
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+fn ends16(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<bool> {
+    /// One block into the lane masks; a function, not a closure over `acc`, so that it is
+    /// always inlined (the closure was outlined: 7 % of CONNECT encode).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
+    fn fold(acc: &mut [u8; 16], block: &[u8; 16], pred: impl Fn(u8) -> bool) {
+        for (a, &b) in acc.iter_mut().zip(block) {
+            *a |= u8::from(pred(b));
+        }
+    }
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        return None;
+    }
+    let (first, last) = (bytes.first_chunk::<16>()?, bytes.last_chunk::<16>()?);
+    let mut acc = [0u8; 16];
+    fold(&mut acc, first, pred);
+    if bytes.len() > 32 {
+        for block in bytes.as_chunks::<16>().0.iter().skip(1) {
+            fold(&mut acc, block, pred);
+        }
+    }
+    fold(&mut acc, last, pred);
+    Some(acc.iter().fold(0, |x, &y| x | y) != 0)
 }
 
 /// Whether some byte of `bytes` (16 or more of them) meets `pred`, 16 bytes at a time:
@@ -362,28 +373,10 @@ pub fn scan(bytes: &[u8]) -> Scan {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub fn has_nul(bytes: &[u8]) -> bool {
-    // 16 bytes or more with vectors: the first and last 16 (overlapping) and, past 32,
-    // the blocks between, as lane-wise masks; 8 to 16 bytes: two overlapping words. The
-    // usual strings (ids, user names, property values) take no loop.
-    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
-        && let (Some(first), Some(last)) = (bytes.first_chunk::<16>(), bytes.last_chunk::<16>())
-    {
-        macro_rules! block {
-            ($acc:ident, $x:expr) => {
-                for (a, &b) in $acc.iter_mut().zip($x) {
-                    *a |= u8::from(b == 0);
-                }
-            };
-        }
-        let mut acc = [0u8; 16];
-        block!(acc, first);
-        if bytes.len() > 32 {
-            for x in bytes.as_chunks::<16>().0.iter().skip(1) {
-                block!(acc, x);
-            }
-        }
-        block!(acc, last);
-        return acc.iter().fold(0, |x, &y| x | y) != 0;
+    // 16 bytes or more with vectors: see `ends16`; 8 to 16 bytes: two overlapping words.
+    // The usual strings (ids, user names, property values) take no loop.
+    if let Some(found) = ends16(bytes, |b| b == 0) {
+        return found;
     }
     if bytes.len() <= 16
         && let (Some(a), Some(b)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>())
