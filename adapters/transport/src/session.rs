@@ -32,31 +32,27 @@ pub const RX_BURST: usize = 16 * 1024;
 /// Doubles the session's receive buffer (up to the largest packet accepted) when it is
 /// full of one incomplete packet, i.e. [`Session::read_buffer`] is empty. True if it grew.
 pub fn grow_rx(session: &mut HostSession, max: usize) -> bool {
-    if !session.read_buffer().is_empty() {
-        return false;
-    }
-    let rx = session.rx_buffer_mut();
-    let len = rx.len();
-    if len >= max {
-        return false;
-    }
-    rx.resize((len * 2).clamp(RX_INITIAL, max), 0);
-    true
+    double_when_full(session, max)
 }
 
 /// Right after [`Session::handle_read`]: a read that left no free space in the receive
 /// buffer says more is waiting, so the buffer doubles (up to [`RX_BURST`]) and the next
 /// read takes more. True if it grew.
 pub fn rx_after_read(session: &mut HostSession) -> bool {
+    double_when_full(session, RX_BURST)
+}
+
+/// Doubles the receive buffer, up to `cap`, when it has no free space left.
+fn double_when_full(session: &mut HostSession, cap: usize) -> bool {
     if !session.read_buffer().is_empty() {
         return false;
     }
     let rx = session.rx_buffer_mut();
     let len = rx.len();
-    if len >= RX_BURST {
+    if len >= cap {
         return false;
     }
-    rx.resize((len * 2).min(RX_BURST), 0);
+    rx.resize((len * 2).min(cap), 0);
     true
 }
 
