@@ -65,7 +65,8 @@ use bytes::BytesMut;
 use criterion::{Bencher, BenchmarkId, Criterion, criterion_group, criterion_main};
 use mqtt_proto::{
     Connect, Decoded, Decoder, Packet, PacketId, Properties, Property, ProtocolVersion, Publish,
-    QoS, QosPid, Subscribe, Subscription, SubscriptionOptions, Will, WillRef,
+    QoS, QosPid, Subscribe, Subscription, SubscriptionOptions, TopicFilter, TopicName, Will,
+    WillRef,
 };
 use rumqttc::mqttbytes::{QoS as Qos4, v4};
 use rumqttc::v5::mqttbytes::{QoS as Qos5, v5};
@@ -358,7 +359,7 @@ fn codec(c: &mut Criterion) {
             dup: false,
             qos: QosPid::AtLeastOnce(pid(PKID)),
             retain: false,
-            topic: TOPIC,
+            topic: TopicName::from_static(TOPIC),
             properties: Properties::empty(),
             payload,
         }),
@@ -388,7 +389,7 @@ fn codec(c: &mut Criterion) {
             dup: false,
             qos: QosPid::AtLeastOnce(pid(PKID)),
             retain: false,
-            topic: TOPIC,
+            topic: TopicName::from_static(TOPIC),
             properties: Properties::new(publish_props),
             payload: p64,
         }),
@@ -415,7 +416,7 @@ fn codec(c: &mut Criterion) {
     let subs: &'static [Subscription<'static>] = FILTERS
         .iter()
         .map(|&(filter, q)| Subscription {
-            filter,
+            filter: TopicFilter::from_static(filter),
             options: SubscriptionOptions::new(qos_proto(q)),
         })
         .collect::<Vec<_>>()
@@ -458,7 +459,7 @@ fn codec(c: &mut Criterion) {
             properties: Properties::new(connect_props),
             client_id: CLIENT_ID,
             will: Some(WillRef::Given(&Will {
-                topic: WILL_TOPIC,
+                topic: TopicName::from_static(WILL_TOPIC),
                 payload: WILL_PAYLOAD,
                 qos: QoS::AtLeastOnce,
                 retain: true,

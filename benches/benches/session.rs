@@ -76,7 +76,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::{Bencher, BenchmarkId, Criterion, criterion_group, criterion_main};
-use mqtt_proto::{Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, QosPid};
+use mqtt_proto::{Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, QosPid, TopicName};
 use mqtt_session::{
     ArenaStore, Config, ConnState, Event, Heap, Inline, Instant, Session, Store, Tables, VecStore,
 };
@@ -562,7 +562,7 @@ fn publish_wire(v: ProtocolVersion, qos: QoS, pid: u16, payload: &'static [u8]) 
         dup: false,
         qos: qos_pid,
         retain: false,
-        topic: TOPIC,
+        topic: TopicName::from_static(TOPIC),
         properties: Properties::empty(),
         payload,
     });

@@ -23,7 +23,7 @@ pub mod session;
 
 use mqtt_proto::{
     Decoded, Decoder, EncodeError, Frame, List, Needed, OwnedPacket, Packet, Properties, Property,
-    ProtocolVersion, ReasonCode, Subscription, Will, frame,
+    ProtocolVersion, ReasonCode, Subscription, TopicFilter, Will, frame,
 };
 
 /// The longest fixed header: the type byte and a four-byte remaining length.
@@ -455,7 +455,7 @@ struct Items<'a> {
     properties: Vec<Property<'a>>,
     will_properties: Vec<Property<'a>>,
     subscriptions: Vec<Subscription<'a>>,
-    filters: Vec<&'a str>,
+    filters: Vec<TopicFilter<'a>>,
     reason_codes: Vec<ReasonCode>,
 }
 

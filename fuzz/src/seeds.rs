@@ -17,7 +17,8 @@ use core::num::NonZeroU16;
 use mqtt_proto::{
     Ack, Auth, ConnAck, Connect, Disconnect, List, Packet, PacketType, Properties, Property,
     ProtocolVersion, Publish, QoS, QosPid, ReasonCode, RetainHandling, SubAck, Subscribe,
-    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, WillRef,
+    Subscription, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe, Will,
+    WillRef,
 };
 
 /// One seed packet.
@@ -77,7 +78,7 @@ fn v3(out: &mut Vec<Seed>) {
             properties: no,
             client_id: "fuzz-client",
             will: Some(WillRef::Given(&Will {
-                topic: "clients/fuzz/status",
+                topic: TopicName::from_static("clients/fuzz/status"),
                 payload: b"offline",
                 qos: QoS::AtLeastOnce,
                 retain: true,
@@ -145,7 +146,7 @@ fn v3(out: &mut Vec<Seed>) {
             dup: false,
             qos: QosPid::AtMostOnce,
             retain: false,
-            topic: "sensors/1/temp",
+            topic: TopicName::from_static("sensors/1/temp"),
             properties: no,
             payload: b"21.5",
         }),
@@ -158,7 +159,7 @@ fn v3(out: &mut Vec<Seed>) {
             dup: true,
             qos: QosPid::ExactlyOnce(id(7)),
             retain: true,
-            topic: "a/b",
+            topic: TopicName::from_static("a/b"),
             properties: no,
             payload: &[0x00, 0xff, 0x10],
         }),
@@ -189,11 +190,11 @@ fn v3(out: &mut Vec<Seed>) {
     ));
     let subs = [
         Subscription {
-            filter: "sensors/+/temp",
+            filter: TopicFilter::from_static("sensors/+/temp"),
             options: SubscriptionOptions::new(QoS::AtLeastOnce),
         },
         Subscription {
-            filter: "alerts/#",
+            filter: TopicFilter::from_static("alerts/#"),
             options: SubscriptionOptions::new(QoS::ExactlyOnce),
         },
     ];
@@ -218,7 +219,10 @@ fn v3(out: &mut Vec<Seed>) {
             reason_codes: List::new(&codes),
         }),
     ));
-    let filters = ["sensors/+/temp", "alerts/#"];
+    let filters = [
+        TopicFilter::from_static("sensors/+/temp"),
+        TopicFilter::from_static("alerts/#"),
+    ];
     out.push(encode(
         "v4",
         "10-unsubscribe",
@@ -284,7 +288,7 @@ fn v5(out: &mut Vec<Seed>) {
             properties: Properties::new(&connect_props),
             client_id: "fuzz-client-5",
             will: Some(WillRef::Given(&Will {
-                topic: "clients/fuzz/status",
+                topic: TopicName::from_static("clients/fuzz/status"),
                 payload: b"gone",
                 qos: QoS::ExactlyOnce,
                 retain: false,
@@ -350,7 +354,7 @@ fn v5(out: &mut Vec<Seed>) {
             dup: false,
             qos: QosPid::AtLeastOnce(id(5)),
             retain: false,
-            topic: "sensors/1/temp",
+            topic: TopicName::from_static("sensors/1/temp"),
             properties: Properties::new(&publish_props),
             payload: b"{\"t\":21.5}",
         }),
@@ -364,7 +368,7 @@ fn v5(out: &mut Vec<Seed>) {
             dup: false,
             qos: QosPid::AtMostOnce,
             retain: true,
-            topic: "",
+            topic: TopicName::ALIAS_ONLY,
             properties: Properties::new(&alias),
             payload: b"",
         }),
@@ -421,7 +425,7 @@ fn v5(out: &mut Vec<Seed>) {
     ];
     let subs = [
         Subscription {
-            filter: "sensors/+/temp",
+            filter: TopicFilter::from_static("sensors/+/temp"),
             options: SubscriptionOptions {
                 qos: QoS::AtLeastOnce,
                 no_local: true,
@@ -430,7 +434,7 @@ fn v5(out: &mut Vec<Seed>) {
             },
         },
         Subscription {
-            filter: "$share/group/alerts/#",
+            filter: TopicFilter::from_static("$share/group/alerts/#"),
             options: SubscriptionOptions {
                 qos: QoS::ExactlyOnce,
                 no_local: false,
@@ -464,7 +468,10 @@ fn v5(out: &mut Vec<Seed>) {
         }),
     ));
     let unsub_props = [Property::UserProperty("why", "done")];
-    let filters = ["sensors/+/temp", "$share/group/alerts/#"];
+    let filters = [
+        TopicFilter::from_static("sensors/+/temp"),
+        TopicFilter::from_static("$share/group/alerts/#"),
+    ];
     out.push(encode(
         "v5",
         "10-unsubscribe",

@@ -67,7 +67,7 @@ use std::fmt::Write as _;
 use mqtt_proto::{
     Ack, Auth, ConnAck, Decoded, Decoder, Disconnect, List, Packet, PacketId, Properties, Property,
     ProtocolVersion, Publish, QoS, QosPid, ReasonCode, RetainHandling, SubAck, Subscription,
-    SubscriptionOptions, UnsubAck,
+    SubscriptionOptions, TopicFilter, TopicName, UnsubAck,
 };
 use mqtt_session::{
     ArenaStore, Config, ConnState, ConnectionError, Duration, Event, Instant, ReconnectPolicy,
@@ -697,7 +697,7 @@ impl Ev {
             Event::Message(m) => {
                 let _ = m.properties.iter().count();
                 Ev::Message {
-                    topic: m.topic.to_owned(),
+                    topic: m.topic.to_string(),
                     payload: m.payload.to_vec(),
                     qos: m.qos,
                     retain: m.retain,
@@ -1246,7 +1246,10 @@ impl Driver {
             .iter()
             .enumerate()
             .filter(|(i, _)| filters & (1 << i) != 0)
-            .map(|(_, f)| Subscription { filter: f, options })
+            .map(|(_, f)| Subscription {
+                filter: TopicFilter::new(f).expect("FILTERS are valid"),
+                options,
+            })
             .collect();
         let mut p = Vec::new();
         if props & 1 != 0 {
@@ -1265,11 +1268,11 @@ impl Driver {
     }
 
     fn cmd_unsubscribe(&mut self, filters: u8, props: u8, ops: &[Op]) {
-        let list: Vec<&str> = FILTERS
+        let list: Vec<TopicFilter<'_>> = FILTERS
             .iter()
             .enumerate()
             .filter(|(i, _)| filters & (1 << i) != 0)
-            .map(|(_, f)| *f)
+            .map(|(_, f)| TopicFilter::new(f).expect("FILTERS are valid"))
             .collect();
         let p: Vec<Property<'_>> = if props & 1 != 0 {
             vec![Property::UserProperty("k", "v")]
@@ -1445,9 +1448,10 @@ impl Driver {
                     qos,
                     retain: flags & 8 != 0,
                     topic: if flags & 0x10 != 0 && v5 && alias != 0 {
-                        ""
+                        TopicName::ALIAS_ONLY
                     } else {
-                        SERVER_TOPICS[usize::from(topic) % SERVER_TOPICS.len()]
+                        TopicName::new(SERVER_TOPICS[usize::from(topic) % SERVER_TOPICS.len()])
+                            .expect("SERVER_TOPICS are valid")
                     },
                     properties: Properties::new(&p),
                     payload: &payload,
@@ -1734,10 +1738,10 @@ impl Driver {
                     Some(a) if a == 0 || a > self.mirror.alias_max => None,
                     Some(a) if x.topic.is_empty() => self.mirror.aliases.get(&a).cloned(),
                     Some(a) => {
-                        self.mirror.aliases.insert(a, x.topic.to_owned());
-                        Some(x.topic.to_owned())
+                        self.mirror.aliases.insert(a, x.topic.to_string());
+                        Some(x.topic.to_string())
                     }
-                    None => Some(x.topic.to_owned()),
+                    None => Some(x.topic.to_string()),
                 };
                 let pid = x.qos.packet_id().map_or(0, |id| id.get());
                 match x.qos.qos() {
@@ -2437,15 +2441,15 @@ impl Driver {
                         None => self.fail(ops, format!("topic alias {a} used before bound")),
                     }
                 } else {
-                    conn.client_aliases.insert(a, x.topic.to_owned());
-                    x.topic.to_owned()
+                    conn.client_aliases.insert(a, x.topic.to_string());
+                    x.topic.to_string()
                 }
             }
             None => {
                 if x.topic.is_empty() {
                     self.fail(ops, "PUBLISH with an empty topic and no alias");
                 }
-                x.topic.to_owned()
+                x.topic.to_string()
             }
         };
         let Some(marker) = x.payload.get(..4) else {

@@ -159,9 +159,13 @@ pub enum EncodeError {
     FieldTooLong,
     /// A string holds U+0000 [MQTT-1.5.3-2].
     NullCharacter,
-    /// A topic name that is empty (without a topic alias) or holds a wildcard [MQTT-3.3.2-2] [MQTT-4.7.3-1].
+    /// A topic name that is empty (an alias-only PUBLISH without a topic alias, or a will)
+    /// [MQTT-4.7.3-1]; also what the session and adapters report for a name given as a
+    /// string that [`crate::TopicName::new`] refuses [MQTT-3.3.2-2].
     InvalidTopicName,
-    /// A topic filter that breaks the wildcard or shared-subscription rules [MQTT-4.7.1-2] [MQTT-4.8.2-2].
+    /// A filter given as a string that [`crate::TopicFilter::new`] refuses (the session and
+    /// adapters report it; a [`crate::TopicFilter`] in a packet is valid by construction)
+    /// [MQTT-4.7.1-2] [MQTT-4.8.2-2].
     InvalidTopicFilter,
     /// SUBSCRIBE or UNSUBSCRIBE without a topic filter [MQTT-3.8.3-3].
     EmptySubscription,

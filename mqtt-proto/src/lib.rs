@@ -18,13 +18,13 @@
 //! clients, test brokers, proxies and dissectors alike.
 //!
 //! ```
-//! use mqtt_proto::{Decoded, Decoder, Packet, Properties, ProtocolVersion, Publish, QosPid};
+//! use mqtt_proto::{Decoded, Decoder, Packet, Properties, ProtocolVersion, Publish, QosPid, TopicName};
 //!
 //! let publish = Packet::Publish(Publish {
 //!     dup: false,
 //!     qos: QosPid::AtMostOnce,
 //!     retain: false,
-//!     topic: "sensors/1/temp",
+//!     topic: TopicName::from_static("sensors/1/temp"),
 //!     properties: Properties::empty(),
 //!     payload: b"21.5",
 //! });
@@ -88,4 +88,5 @@ pub use packet::{
 };
 pub use property::{Properties, Property, PropertyContext, PropertyId};
 pub use reason_code::ReasonCode;
+pub use topic::{TopicFilter, TopicName};
 pub use version::{PacketId, ProtocolVersion, QoS, QosPid};

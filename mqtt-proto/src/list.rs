@@ -9,6 +9,7 @@ use core::fmt;
 
 use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
+use crate::topic::TopicFilter;
 use crate::version::ProtocolVersion;
 
 pub(crate) mod sealed {
@@ -234,22 +235,20 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
 }
 
 /// Topic filters of an UNSUBSCRIBE are plain strings.
-impl<'a> sealed::ItemImpl<'a> for &'a str {
+/// UNSUBSCRIBE's filters, checked where they were made.
+impl<'a> sealed::ItemImpl<'a> for TopicFilter<'a> {
     const TEXT: bool = true;
     fn read(r: &mut Reader<'a>, _: ProtocolVersion) -> Result<Self, DecodeError> {
-        crate::topic::read_filter(r)
+        crate::topic::read_filter(r).map(TopicFilter::new_unchecked)
     }
     fn wire_len(&self, _: ProtocolVersion) -> usize {
         2 + self.len()
     }
     fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
-        crate::topic::validate_topic_filter(self).map_err(crate::topic::filter_encode_error)
+        Ok(())
     }
     #[inline]
-    fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
-        if !crate::topic::plain_filter_ok(self.as_bytes()) {
-            self.check(v)?;
-        }
+    fn checked_wire_len(&self, _: ProtocolVersion) -> Result<usize, EncodeError> {
         Ok(2 + self.len())
     }
     fn write<S: Sink>(&self, s: &mut S, _: ProtocolVersion) {

@@ -186,22 +186,29 @@ fn filter_bytes_bad_with(b: &[u8], vectors: bool) -> bool {
             ys.last_chunk::<16>(),
         )
     {
-        // Lane-wise byte masks, reduced once at the end: compiles to SIMD compares.
-        let mut acc = [0u8; 16];
-        let mut block = |x: &[u8; 16], y: &[u8; 16]| {
-            for ((a, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-                *a |= u8::from(pair_bad(x, y));
+        // Lane-wise byte masks, values (not a buffer updated in place, which the
+        // compiler kept on the stack), reduced once at the end: SIMD compares.
+        let block = |x: &[u8; 16], y: &[u8; 16]| -> [u8; 16] {
+            let mut out = [0u8; 16];
+            for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
+                *o = u8::from(pair_bad(x, y));
             }
+            out
+        };
+        let or = |mut a: [u8; 16], b: [u8; 16]| -> [u8; 16] {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a |= b;
+            }
+            a
         };
         // Up to 32 pairs (most filters): the first and last sixteen, overlapping.
-        block(xf, yf);
+        let mut acc = or(block(xf, yf), block(xl, yl));
         if xs.len() > 32 {
             let middle = xs.as_chunks::<16>().0.iter().zip(ys.as_chunks::<16>().0);
             for (x, y) in middle.skip(1) {
-                block(x, y);
+                acc = or(acc, block(x, y));
             }
         }
-        block(xl, yl);
         return acc.into_iter().fold(0, |a, b| a | b) != 0;
     }
     if let (Some(xf), Some(yf), Some(xl), Some(yl)) = (
@@ -280,15 +287,6 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
     check_filter_shape(filter, found)
 }
 
-/// The encode error for a filter the caller wants to send.
-pub(crate) fn filter_encode_error(e: TopicError) -> crate::EncodeError {
-    match e {
-        TopicError::NullCharacter => crate::EncodeError::NullCharacter,
-        TopicError::TooLong => crate::EncodeError::FieldTooLong,
-        _ => crate::EncodeError::InvalidTopicFilter,
-    }
-}
-
 /// A shared subscription filter split into its parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -314,6 +312,261 @@ impl<'a> SharedFilter<'a> {
         }
         Ok(Some(SharedFilter { group, filter }))
     }
+}
+
+/// A topic name checked once, where it is made: not empty, at most 65,535 bytes, no
+/// U+0000, no wildcard. A PUBLISH or will holding one is encoded without looking at its
+/// topic again, and a decoded one holds a name the decoder checked.
+///
+/// ```
+/// use mqtt_proto::topic::{TopicError, TopicName};
+/// let name = TopicName::new("sensors/7/temp")?;
+/// assert_eq!(name, "sensors/7/temp");
+/// assert_eq!(TopicName::new("sensors/+/temp"), Err(TopicError::WildcardInName));
+/// const STATUS: TopicName<'static> = TopicName::from_static("clients/7/status");
+/// # Ok::<(), TopicError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicName<'a>(&'a str);
+
+impl<'a> TopicName<'a> {
+    /// The empty name of a 5.0 PUBLISH that names its topic by a Topic Alias property
+    /// alone (5.0 §3.3.2.1); encoding it without that property fails.
+    pub const ALIAS_ONLY: TopicName<'static> = TopicName("");
+
+    /// Checks `name` ([`validate_topic_name`]).
+    #[inline]
+    pub fn new(name: &'a str) -> Result<Self, TopicError> {
+        if name_ok(name) {
+            Ok(TopicName(name))
+        } else {
+            validate_topic_name(name).map(|()| TopicName(name))
+        }
+    }
+
+    /// A name from a literal, checked when the program is compiled (in a `const`) or
+    /// else when this runs.
+    ///
+    /// # Panics
+    /// If `name` is not a valid topic name: meant for literals, never for input.
+    pub const fn from_static(name: &'static str) -> TopicName<'static> {
+        assert!(name_valid_const(name.as_bytes()), "invalid MQTT topic name");
+        TopicName(name)
+    }
+
+    /// A name the caller (the decoder) has checked already.
+    #[inline]
+    pub(crate) const fn new_unchecked(name: &'a str) -> Self {
+        TopicName(name)
+    }
+
+    /// The name as a string.
+    #[inline]
+    pub const fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+/// A topic filter checked once, where it is made: not empty, at most 65,535 bytes, no
+/// U+0000, `+` and `#` alone in their levels and `#` last, a valid `$share/<group>/`
+/// prefix if any. A SUBSCRIBE or UNSUBSCRIBE holding them is encoded without looking at
+/// them again, and a decoded one holds filters the decoder checked.
+///
+/// ```
+/// use mqtt_proto::topic::{TopicError, TopicFilter};
+/// let filter = TopicFilter::new("sensors/+/temp")?;
+/// assert!(mqtt_proto::topic::matches(&filter, "sensors/7/temp"));
+/// assert_eq!(TopicFilter::new("sensors/#/temp"), Err(TopicError::MisplacedWildcard));
+/// const ALL: TopicFilter<'static> = TopicFilter::from_static("#");
+/// # Ok::<(), TopicError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicFilter<'a>(&'a str);
+
+impl<'a> TopicFilter<'a> {
+    /// Checks `filter` ([`validate_topic_filter`]).
+    #[inline]
+    pub fn new(filter: &'a str) -> Result<Self, TopicError> {
+        if plain_filter_ok(filter.as_bytes()) {
+            Ok(TopicFilter(filter))
+        } else {
+            validate_topic_filter(filter).map(|()| TopicFilter(filter))
+        }
+    }
+
+    /// A filter from a literal, checked when the program is compiled (in a `const`) or
+    /// else when this runs.
+    ///
+    /// # Panics
+    /// If `filter` is not a valid topic filter: meant for literals, never for input.
+    pub const fn from_static(filter: &'static str) -> TopicFilter<'static> {
+        assert!(
+            filter_valid_const(filter.as_bytes()),
+            "invalid MQTT topic filter"
+        );
+        TopicFilter(filter)
+    }
+
+    /// A filter the caller (the decoder) has checked already.
+    #[inline]
+    pub(crate) const fn new_unchecked(filter: &'a str) -> Self {
+        TopicFilter(filter)
+    }
+
+    /// The filter as a string.
+    #[inline]
+    pub const fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// Whether this is a shared subscription (`$share/<group>/<filter>`).
+    #[inline]
+    pub fn is_shared(&self) -> bool {
+        self.0.starts_with("$share/")
+    }
+}
+
+/// The string forms, the conversions and the comparisons with strings both types share.
+macro_rules! topic_str_impls {
+    ($t:ident) => {
+        impl core::ops::Deref for $t<'_> {
+            type Target = str;
+            #[inline]
+            fn deref(&self) -> &str {
+                self.0
+            }
+        }
+        impl AsRef<str> for $t<'_> {
+            #[inline]
+            fn as_ref(&self) -> &str {
+                self.0
+            }
+        }
+        impl core::borrow::Borrow<str> for $t<'_> {
+            #[inline]
+            fn borrow(&self) -> &str {
+                self.0
+            }
+        }
+        impl<'a> TryFrom<&'a str> for $t<'a> {
+            type Error = TopicError;
+            #[inline]
+            fn try_from(s: &'a str) -> Result<Self, TopicError> {
+                $t::new(s)
+            }
+        }
+        impl<'a> From<$t<'a>> for &'a str {
+            #[inline]
+            fn from(t: $t<'a>) -> &'a str {
+                t.0
+            }
+        }
+        impl core::fmt::Debug for $t<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Debug::fmt(self.0, f)
+            }
+        }
+        impl core::fmt::Display for $t<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        #[cfg(feature = "defmt")]
+        impl defmt::Format for $t<'_> {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                defmt::write!(f, "{=str}", self.0)
+            }
+        }
+        impl PartialEq<str> for $t<'_> {
+            #[inline]
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $t<'_> {
+            #[inline]
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<$t<'_>> for str {
+            #[inline]
+            fn eq(&self, other: &$t<'_>) -> bool {
+                self == other.0
+            }
+        }
+        impl PartialEq<$t<'_>> for &str {
+            #[inline]
+            fn eq(&self, other: &$t<'_>) -> bool {
+                *self == other.0
+            }
+        }
+    };
+}
+topic_str_impls!(TopicName);
+topic_str_impls!(TopicFilter);
+
+/// [`validate_topic_name`] as a `const fn`, byte by byte, for [`TopicName::from_static`].
+const fn name_valid_const(b: &[u8]) -> bool {
+    if b.is_empty() || b.len() > u16::MAX as usize {
+        return false;
+    }
+    let mut rest = b;
+    while let [c, tail @ ..] = rest {
+        if matches!(*c, 0 | b'+' | b'#') {
+            return false;
+        }
+        rest = tail;
+    }
+    true
+}
+
+/// [`validate_topic_filter`] as a `const fn`, byte by byte, for [`TopicFilter::from_static`].
+const fn filter_valid_const(b: &[u8]) -> bool {
+    if b.is_empty() || b.len() > u16::MAX as usize {
+        return false;
+    }
+    let mut rest = b;
+    if let [b'$', b's', b'h', b'a', b'r', b'e', b'/', tail @ ..] = b {
+        // The share name: at least one byte, no wildcard or NUL, then `/` and a filter.
+        let mut t = tail;
+        let mut group = 0;
+        loop {
+            match t {
+                [b'/', after @ ..] => {
+                    if group == 0 || after.is_empty() {
+                        return false;
+                    }
+                    rest = after;
+                    break;
+                }
+                [c, after @ ..] => {
+                    if matches!(*c, 0 | b'+' | b'#') {
+                        return false;
+                    }
+                    group += 1;
+                    t = after;
+                }
+                [] => return false,
+            }
+        }
+    }
+    let mut prev = b'/';
+    while let [c, tail @ ..] = rest {
+        let next = match tail {
+            [n, ..] => *n,
+            [] => b'/',
+        };
+        match *c {
+            0 => return false,
+            b'#' if !tail.is_empty() || prev != b'/' => return false,
+            b'+' if prev != b'/' || next != b'/' => return false,
+            _ => {}
+        }
+        prev = *c;
+        rest = tail;
+    }
+    true
 }
 
 /// Whether topic name `topic` matches topic filter `filter` (MQTT 5.0 §4.7).
@@ -454,5 +707,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The `const` checks behind `from_static` and the constructors `new` accept exactly
+    /// what `validate_topic_name` / `validate_topic_filter` accept: every string of up
+    /// to 6 bytes over `a / + # NUL`, alone and after the `$share/` prefixes.
+    #[test]
+    fn constructors_and_const_checks_match_validation() {
+        let alphabet = [b'a', b'/', b'+', b'#', 0];
+        let prefixes: [&[u8]; 6] = [
+            b"",
+            b"$share/",
+            b"$share/g/",
+            b"$share/g",
+            b"$share//",
+            b"$share/+/",
+        ];
+        for prefix in prefixes {
+            for len in 0..=6u32 {
+                for mut n in 0..5u64.pow(len) {
+                    let mut s = prefix.to_vec();
+                    for _ in 0..len {
+                        s.push(alphabet[(n % 5) as usize]);
+                        n /= 5;
+                    }
+                    let f = core::str::from_utf8(&s).expect("ASCII");
+                    let name = validate_topic_name(f).is_ok();
+                    let filter = validate_topic_filter(f).is_ok();
+                    assert_eq!(name_valid_const(&s), name, "{f:?}");
+                    assert_eq!(TopicName::new(f).is_ok(), name, "{f:?}");
+                    assert_eq!(filter_valid_const(&s), filter, "{f:?}");
+                    assert_eq!(TopicFilter::new(f).is_ok(), filter, "{f:?}");
+                    assert_eq!(
+                        TopicFilter::new(f).map(|t| t.is_shared()).unwrap_or(false),
+                        filter && f.starts_with("$share/"),
+                        "{f:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(TopicName::new(""), Err(TopicError::Empty));
+        assert_eq!(TopicFilter::new("a\0"), Err(TopicError::NullCharacter));
+        assert!(TopicName::ALIAS_ONLY.is_empty());
     }
 }

@@ -8,8 +8,9 @@ use mqtt_proto::{
     Ack, Auth, ConnAck, Connect, DecodeError, Decoded, Decoder, Disconnect, EncodeError, List,
     Packet, PacketId, PacketType, Properties, Property, ProtocolVersion, Publish, QoS, QosPid,
     ReasonCode, RetainHandling, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe, Will, WillRef,
+    Unsubscribe, Will, WillRef, topic::TopicError,
 };
+use mqtt_proto::{TopicFilter, TopicName};
 
 fn pid(n: u16) -> PacketId {
     PacketId::new(n).expect("non-zero")
@@ -279,7 +280,7 @@ fn mqtt_3_3_1_2_dup_on_qos0_is_malformed() {
         dup: true,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "t",
+        topic: TopicName::from_static("t"),
         properties: Properties::empty(),
         payload: b"",
     });
@@ -302,17 +303,12 @@ fn mqtt_3_3_2_2_wildcard_in_publish_topic_is_refused() {
             &frame(0x30, &v5),
             DecodeError::InvalidTopicName,
         );
-        let p = Packet::Publish(Publish {
-            dup: false,
-            qos: QosPid::AtMostOnce,
-            retain: false,
-            topic,
-            properties: Properties::empty(),
-            payload: b"",
-        });
-        for v in ALL_VERSIONS {
-            assert_eq!(encode_err(&p, v), EncodeError::InvalidTopicName, "{topic}");
-        }
+        // The sending side cannot even make a PUBLISH with it: its topic is a `TopicName`.
+        assert_eq!(
+            TopicName::new(topic),
+            Err(TopicError::WildcardInName),
+            "{topic}"
+        );
     }
     assert_eq!(
         DecodeError::InvalidTopicName.reason_code(),
@@ -334,7 +330,7 @@ fn mqtt_4_7_3_1_empty_publish_topic_without_alias_is_refused() {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "",
+        topic: TopicName::ALIAS_ONLY,
         properties: Properties::new(&alias),
         payload: b"",
     });
@@ -548,7 +544,7 @@ fn mqtt_1_5_7_1_user_property_halves_are_checked_strings() {
             dup: false,
             qos: QosPid::AtMostOnce,
             retain: false,
-            topic: "t",
+            topic: TopicName::from_static("t"),
             properties: Properties::new(&props),
             payload: b"",
         });
@@ -593,7 +589,7 @@ fn mqtt_3_3_2_14_response_topic_with_wildcard_is_refused() {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "t",
+        topic: TopicName::from_static("t"),
         properties: Properties::new(&props),
         payload: b"",
     });
@@ -795,7 +791,7 @@ fn duplicate_single_valued_property_is_refused() {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "t",
+        topic: TopicName::from_static("t"),
         properties: Properties::new(&props),
         payload: b"",
     });
@@ -917,7 +913,7 @@ fn property_value_out_of_range_is_refused() {
         ),
     ];
     let subs = [Subscription {
-        filter: "a",
+        filter: TopicFilter::from_static("a"),
         options: SubscriptionOptions::new(QoS::AtMostOnce),
     }];
     for (prop, t, id) in cases {
@@ -938,7 +934,7 @@ fn property_value_out_of_range_is_refused() {
                 dup: false,
                 qos: QosPid::AtMostOnce,
                 retain: false,
-                topic: "t",
+                topic: TopicName::from_static("t"),
                 properties,
                 payload: b"",
             }),
@@ -973,7 +969,7 @@ fn mqtt_3_3_2_8_topic_alias_0_is_refused() {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "t",
+        topic: TopicName::from_static("t"),
         properties: Properties::new(&props),
         payload: b"",
     });
@@ -1068,23 +1064,14 @@ fn mqtt_4_7_1_2_invalid_filters_are_refused_in_subscribe_and_unsubscribe() {
             DecodeError::InvalidTopicFilter,
             "{filter:?}"
         );
-        let subs = [Subscription {
-            filter,
-            options: SubscriptionOptions::new(QoS::AtMostOnce),
-        }];
-        let p = Packet::Subscribe(Subscribe {
-            packet_id: pid(1),
-            properties: Properties::empty(),
-            filters: List::new(&subs),
-        });
-        assert_eq!(encode_err(&p, V5), EncodeError::InvalidTopicFilter);
-        let fs = [filter];
-        let p = Packet::Unsubscribe(Unsubscribe {
-            packet_id: pid(1),
-            properties: Properties::empty(),
-            filters: List::new(&fs),
-        });
-        assert_eq!(encode_err(&p, V4), EncodeError::InvalidTopicFilter);
+        // The sending side cannot make a SUBSCRIBE or UNSUBSCRIBE with it: their
+        // filters are `TopicFilter`s.
+        let expected = match filter {
+            "" => TopicError::Empty,
+            f if f.starts_with("$share/") => TopicError::InvalidSharedSubscription,
+            _ => TopicError::MisplacedWildcard,
+        };
+        assert_eq!(TopicFilter::new(filter), Err(expected), "{filter:?}");
     }
     assert_eq!(
         DecodeError::InvalidTopicFilter.reason_code(),
@@ -1147,7 +1134,7 @@ fn mqtt_3_8_3_4_no_local_on_shared_subscription_is_refused() {
     decode_ok(V5, &subscribe_with_options(V5, "$share/g/a", 0x00));
     decode_ok(V5, &subscribe_with_options(V5, "a", 0x04));
     let subs = [Subscription {
-        filter: "$share/g/a/#",
+        filter: TopicFilter::from_static("$share/g/a/#"),
         options: SubscriptionOptions {
             qos: QoS::AtLeastOnce,
             no_local: true,
@@ -1181,7 +1168,7 @@ fn v5_subscription_options_under_v311_are_refused() {
         },
     ] {
         let subs = [Subscription {
-            filter: "a",
+            filter: TopicFilter::from_static("a"),
             options,
         }];
         let p = Packet::Subscribe(Subscribe {
@@ -1305,7 +1292,7 @@ fn mqtt_3_1_2_9_will_fields_follow_the_will_flag() {
     };
     let w = c.will.expect("will").get();
     assert_eq!(
-        (w.topic, w.payload, w.qos, w.retain),
+        (w.topic.as_str(), w.payload, w.qos, w.retain),
         ("w/t", &b"msg"[..], QoS::ExactlyOnce, true)
     );
     let mut p = lp(b"c");
@@ -1315,6 +1302,9 @@ fn mqtt_3_1_2_9_will_fields_follow_the_will_flag() {
         decode_err(V4, &connect_v4(0x06, &p)),
         DecodeError::InvalidTopicName
     );
+    // A will's topic is a `TopicName`: one with a wildcard cannot be made, and the only
+    // empty one (a PUBLISH's alias-only name) is refused in a will.
+    assert_eq!(TopicName::new("w/+"), Err(TopicError::WildcardInName));
     let c = Connect {
         protocol: V4,
         clean_start: true,
@@ -1322,7 +1312,7 @@ fn mqtt_3_1_2_9_will_fields_follow_the_will_flag() {
         properties: Properties::empty(),
         client_id: "c",
         will: Some(WillRef::Given(&Will {
-            topic: "w/+",
+            topic: TopicName::ALIAS_ONLY,
             payload: b"",
             qos: QoS::AtMostOnce,
             retain: false,
@@ -1509,10 +1499,10 @@ fn v5_only_features_under_v311_are_refused() {
     let up = [Property::UserProperty("k", "v")];
     let props = Properties::new(&up);
     let subs = [Subscription {
-        filter: "a",
+        filter: TopicFilter::from_static("a"),
         options: SubscriptionOptions::new(QoS::AtMostOnce),
     }];
-    let filters = ["a"];
+    let filters = [TopicFilter::from_static("a")];
     let codes = [ReasonCode::Success];
     let connect = Connect {
         protocol: V4,
@@ -1527,7 +1517,7 @@ fn v5_only_features_under_v311_are_refused() {
     let will_props = Connect {
         properties: Properties::empty(),
         will: Some(WillRef::Given(&Will {
-            topic: "w",
+            topic: TopicName::from_static("w"),
             payload: b"",
             qos: QoS::AtMostOnce,
             retain: false,
@@ -1547,7 +1537,7 @@ fn v5_only_features_under_v311_are_refused() {
             dup: false,
             qos: QosPid::AtMostOnce,
             retain: false,
-            topic: "t",
+            topic: TopicName::from_static("t"),
             properties: props,
             payload: b"",
         }),
@@ -1649,8 +1639,9 @@ fn mqtt_4_7_3_3_fields_over_65535_bytes_are_refused() {
             payload: b"",
         })
     };
-    assert_eq!(encode_err(&p(&long), V4), EncodeError::InvalidTopicName);
-    let bytes = encode(&p(&just), V4);
+    assert_eq!(TopicName::new(&long), Err(TopicError::TooLong));
+    assert_eq!(TopicFilter::new(&long), Err(TopicError::TooLong));
+    let bytes = encode(&p(TopicName::new(&just).expect("65,535 bytes fit")), V4);
     assert_eq!(bytes.len(), 1 + 3 + 2 + 65_535);
     let Packet::Publish(d) = decode_ok(V4, &bytes) else {
         panic!()
@@ -1666,7 +1657,7 @@ fn encode_into_too_small_buffer_reports_required_size() {
         dup: false,
         qos: QosPid::AtLeastOnce(pid(1)),
         retain: false,
-        topic: "a/b",
+        topic: TopicName::from_static("a/b"),
         properties: Properties::empty(),
         payload: &[7u8; 200],
     });

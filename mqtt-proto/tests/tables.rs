@@ -11,6 +11,7 @@ use mqtt_proto::{
     ReasonCode, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
     WillRef,
 };
+use mqtt_proto::{TopicFilter, TopicName};
 
 fn pid() -> PacketId {
     PacketId::new(1).expect("non-zero")
@@ -418,7 +419,7 @@ fn packet_with_props<'a>(
         PropertyContext::Will => Packet::Connect(Connect {
             // The packet borrows its will; a test may leak it.
             will: Some(WillRef::Given(Box::leak(Box::new(Will {
-                topic: "w",
+                topic: TopicName::from_static("w"),
                 payload: b"",
                 qos: QoS::AtMostOnce,
                 retain: false,
@@ -435,7 +436,7 @@ fn packet_with_props<'a>(
             dup: false,
             qos: QosPid::AtMostOnce,
             retain: false,
-            topic: "t",
+            topic: TopicName::from_static("t"),
             properties: props,
             payload: b"",
         }),
@@ -457,7 +458,7 @@ fn packet_with_props<'a>(
         PropertyContext::Unsubscribe => Packet::Unsubscribe(Unsubscribe {
             packet_id: pid(),
             properties: props,
-            filters: List::new(&["a"]),
+            filters: List::new(const { &[TopicFilter::from_static("a")] }),
         }),
         PropertyContext::UnsubAck => Packet::UnsubAck(UnsubAck {
             packet_id: pid(),
@@ -480,7 +481,7 @@ fn packet_with_props<'a>(
 #[test]
 fn property_placement_matches_spec_table_when_encoding() {
     let subs = [Subscription {
-        filter: "a",
+        filter: TopicFilter::from_static("a"),
         options: SubscriptionOptions::new(QoS::AtMostOnce),
     }];
     let codes = [ReasonCode::Success];
@@ -529,7 +530,7 @@ fn property_placement_matches_spec_table_when_encoding() {
 #[test]
 fn mqtt_2_2_2_1_empty_properties_written_as_length_zero() {
     let subs = [Subscription {
-        filter: "a",
+        filter: TopicFilter::from_static("a"),
         options: SubscriptionOptions::new(QoS::AtMostOnce),
     }];
     let codes = [ReasonCode::Success];

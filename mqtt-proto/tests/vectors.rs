@@ -9,6 +9,7 @@ use mqtt_proto::{
     PacketType, Properties, Property, Publish, QoS, QosPid, ReasonCode, SubAck, Subscribe,
     Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, WillRef, varint,
 };
+use mqtt_proto::{TopicFilter, TopicName};
 
 fn pid(n: u16) -> PacketId {
     PacketId::new(n).expect("non-zero")
@@ -35,7 +36,7 @@ fn mqtt_3_1_3_1_connect_example_from_spec_3_1_1() {
         properties: Properties::empty(),
         client_id: "client",
         will: Some(WillRef::Given(&Will {
-            topic: "wt",
+            topic: TopicName::from_static("wt"),
             payload: b"bye",
             qos: QoS::AtLeastOnce,
             retain: false,
@@ -95,7 +96,7 @@ fn mqtt_2_2_2_1_v5_connect_empty_properties_are_length_zero() {
         properties: Properties::empty(),
         client_id: "c",
         will: Some(WillRef::Given(&Will {
-            topic: "w",
+            topic: TopicName::from_static("w"),
             payload: b"",
             qos: QoS::ExactlyOnce,
             retain: true,
@@ -137,7 +138,7 @@ fn v5_connect_with_properties() {
         properties: Properties::new(&props),
         client_id: "id",
         will: Some(WillRef::Given(&Will {
-            topic: "t",
+            topic: TopicName::from_static("t"),
             payload: b"x",
             qos: QoS::AtMostOnce,
             retain: false,
@@ -302,10 +303,10 @@ fn ping_and_v4_disconnect_bytes() {
 fn mqtt_2_2_2_1_encoder_writes_fixed_header_flags() {
     let id = pid(1);
     let subs = [Subscription {
-        filter: "a",
+        filter: TopicFilter::from_static("a"),
         options: SubscriptionOptions::new(QoS::AtMostOnce),
     }];
-    let filters = ["a"];
+    let filters = [TopicFilter::from_static("a")];
     let codes = [ReasonCode::Success];
     let connect = Connect {
         protocol: V5,
@@ -397,7 +398,7 @@ fn mqtt_2_3_1_5_qos0_publish_has_no_packet_id() {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "a/b",
+        topic: TopicName::from_static("a/b"),
         properties: Properties::empty(),
         payload: b"hi",
     });
@@ -428,7 +429,7 @@ fn mqtt_2_3_1_1_qos1_and_qos2_publish_bytes() {
         dup: true,
         qos: QosPid::ExactlyOnce(pid(0x1234)),
         retain: true,
-        topic: "t",
+        topic: TopicName::from_static("t"),
         properties: Properties::empty(),
         payload: b"",
     });
@@ -437,7 +438,7 @@ fn mqtt_2_3_1_1_qos1_and_qos2_publish_bytes() {
         dup: false,
         qos: QosPid::AtLeastOnce(pid(10)),
         retain: false,
-        topic: "t",
+        topic: TopicName::from_static("t"),
         properties: Properties::empty(),
         payload: b"x",
     });
@@ -461,7 +462,7 @@ fn v5_publish_topic_alias_and_subscription_identifiers() {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "",
+        topic: TopicName::ALIAS_ONLY,
         properties: Properties::new(&props),
         payload: b"",
     });
@@ -665,7 +666,7 @@ fn mqtt_3_9_3_2_v311_suback_return_codes() {
 fn subscribe_bytes_v311_and_v5() {
     let subs = [
         Subscription {
-            filter: "a/+",
+            filter: TopicFilter::from_static("a/+"),
             options: SubscriptionOptions {
                 qos: QoS::ExactlyOnce,
                 no_local: true,
@@ -674,7 +675,7 @@ fn subscribe_bytes_v311_and_v5() {
             },
         },
         Subscription {
-            filter: "$share/g/#",
+            filter: TopicFilter::from_static("$share/g/#"),
             options: SubscriptionOptions {
                 qos: QoS::AtLeastOnce,
                 no_local: false,
@@ -699,7 +700,7 @@ fn subscribe_bytes_v311_and_v5() {
     both_ways(&p, V5, &bytes);
 
     let subs = [Subscription {
-        filter: "a/#",
+        filter: TopicFilter::from_static("a/#"),
         options: SubscriptionOptions::new(QoS::AtLeastOnce),
     }];
     let p = Packet::Subscribe(Subscribe {
@@ -717,7 +718,10 @@ fn subscribe_bytes_v311_and_v5() {
 /// UNSUBSCRIBE and UNSUBACK bytes in both versions.
 #[test]
 fn unsubscribe_and_unsuback_bytes() {
-    let filters = ["a/b", "#"];
+    let filters = [
+        TopicFilter::from_static("a/b"),
+        TopicFilter::from_static("#"),
+    ];
     let p = Packet::Unsubscribe(Unsubscribe {
         packet_id: pid(3),
         properties: Properties::empty(),

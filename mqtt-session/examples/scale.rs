@@ -6,7 +6,7 @@
 //!
 //! The server side is scripted (CONNACK, SUBACK, PINGRESP as bytes), and every step
 //! checks what the session sent, so the sweep measures real work, not a no-op.
-use mqtt_proto::{ProtocolVersion, QoS, Subscription, SubscriptionOptions};
+use mqtt_proto::{ProtocolVersion, QoS, Subscription, SubscriptionOptions, TopicFilter};
 use mqtt_session::{ArenaStore, Config, Event, Instant, Session};
 
 /// The embedded-sized configuration: 8 operations, 8 incoming, 1 KiB receive buffer,
@@ -69,7 +69,7 @@ fn main() {
         filter.clear();
         let _ = write!(filter, "cmd/{i:08}/#");
         let subs = [Subscription {
-            filter: &filter,
+            filter: TopicFilter::new(&filter).expect("valid filter"),
             options: SubscriptionOptions::new(QoS::AtLeastOnce),
         }];
         s.subscribe(t0, &subs, &[]).expect("subscribe");

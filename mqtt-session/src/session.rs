@@ -1,6 +1,6 @@
 //! [`Session`]: the public face of the state machine, in the four method families.
 
-use mqtt_proto::{Decoded, Packet, Property, QoS, Subscription, SubscriptionOptions};
+use mqtt_proto::{Decoded, Packet, Property, QoS, Subscription, SubscriptionOptions, TopicFilter};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -283,7 +283,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
     pub fn unsubscribe(
         &mut self,
         now: Instant,
-        filters: &[&str],
+        filters: &[TopicFilter<'_>],
         properties: &[Property<'_>],
     ) -> Result<Token, Error> {
         self.core.unsubscribe(now, filters, properties)
@@ -399,7 +399,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
             (Outcome::Message { ack, alias }, Packet::Publish(p)) => Event::Message(Message {
                 topic: match alias {
                     Some(a) => self.core.alias_topic(a),
-                    None => p.topic,
+                    None => p.topic.as_str(),
                 },
                 payload: p.payload,
                 qos: p.qos.qos(),

@@ -27,7 +27,8 @@
 
 use mqtt_proto::{
     Ack, Connect, Decoder, Disconnect, Packet, PacketId, PacketType, Properties, Property,
-    ProtocolVersion, Publish, QoS, QosPid, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
+    ProtocolVersion, Publish, QoS, QosPid, ReasonCode, SubAck, Subscribe, Subscription,
+    TopicFilter, TopicName, UnsubAck,
 };
 
 use crate::config::Config;
@@ -789,6 +790,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 mqtt_proto::PropertyId::SubscriptionIdentifier as u8,
             )));
         }
+        // Checked once here; the PUBLISH then carries a name its encoder trusts.
+        let topic = TopicName::new(topic)
+            .map_err(|_| Error::Encode(mqtt_proto::EncodeError::InvalidTopicName))?;
         let kind = OutKind::Publish(qos);
         let (token, _) = self.enqueue(kind, qos != QoS::AtMostOnce, |id| {
             let qos = match (qos, id) {
@@ -953,7 +957,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             _ => None,
         });
         for (i, f) in filters.iter().enumerate() {
-            self.forget_subscription(f.filter);
+            self.forget_subscription(&f.filter);
             let sid = [Property::SubscriptionIdentifier(sub_id.unwrap_or(0))];
             let record = Packet::Subscribe(Subscribe {
                 packet_id: id,
@@ -979,7 +983,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     pub(crate) fn unsubscribe(
         &mut self,
         now: Instant,
-        filters: &[&str],
+        filters: &[TopicFilter<'_>],
         properties: &[Property<'_>],
     ) -> Result<Token, Error> {
         self.set_now(now);
@@ -1597,7 +1601,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             props.push(Property::TopicAlias(alias)).ok()?;
             let packet = Packet::Publish(Publish {
                 dup: p.dup || dup,
-                topic: if known.is_some() { "" } else { p.topic },
+                topic: if known.is_some() {
+                    TopicName::ALIAS_ONLY
+                } else {
+                    p.topic
+                },
                 properties: Properties::new(&props),
                 ..p
             });
@@ -2226,7 +2234,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             if let Ok(Packet::Subscribe(s)) = Packet::decode_exact(record, self.settings.version) {
                 let id = s.properties.subscription_identifiers().next();
                 for sub in s.filters.iter() {
-                    f(k, sub.filter, sub.options, id);
+                    f(k, sub.filter.as_str(), sub.options, id);
                 }
             }
         });
@@ -2320,7 +2328,8 @@ fn encode_connect<S: Store>(config: &Config<'_>, s: &Settings, store: &mut S) ->
                 return Err(Error::NotInVersion);
             }
             Some(mqtt_proto::Will {
-                topic: w.topic,
+                topic: TopicName::new(w.topic)
+                    .map_err(|_| Error::Encode(mqtt_proto::EncodeError::InvalidTopicName))?,
                 payload: w.payload,
                 qos: w.qos,
                 retain: w.retain,

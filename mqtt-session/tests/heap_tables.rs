@@ -6,7 +6,7 @@
 
 use mqtt_proto::{
     Ack, ConnAck, Decoded, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, QosPid,
-    ReasonCode,
+    ReasonCode, TopicName,
 };
 use mqtt_session::{Config, ConnState, Error, Heap, Instant, Key, Session, Store, VecStore};
 
@@ -166,7 +166,7 @@ fn heap_tables_bounded_kept_while_busy_released_when_idle() {
                     dup: false,
                     qos: QosPid::ExactlyOnce(PacketId::new(i).unwrap()),
                     retain: false,
-                    topic: "t/in",
+                    topic: TopicName::from_static("t/in"),
                     properties: Default::default(),
                     payload: b"x",
                 }),

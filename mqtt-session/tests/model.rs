@@ -422,7 +422,7 @@ impl Model {
                         if p.topic.is_empty() {
                             assert!(slot.is_some(), "alias {a} used before it was bound");
                         } else {
-                            *slot = Some(p.topic.to_owned());
+                            *slot = Some(p.topic.to_string());
                         }
                     }
                 }
@@ -663,10 +663,11 @@ impl Model {
             }
             Op::Unsubscribe { filter } => {
                 let before = self.t.s.outstanding();
-                let r = self
-                    .t
-                    .s
-                    .unsubscribe(now, &[FILTERS[usize::from(filter)]], &[]);
+                let r = self.t.s.unsubscribe(
+                    now,
+                    &[TopicFilter::new(FILTERS[usize::from(filter)]).expect("valid")],
+                    &[],
+                );
                 self.log.push(format!("  -> {r:?}"));
                 self.command_result(&r, before);
                 match r {

@@ -916,7 +916,7 @@ fn will_and_credentials_in_connect(v: ProtocolVersion) {
     ];
     let mut expected = default_connect(v, true);
     let expected_will = mqtt_proto::Will {
-        topic: "will/t",
+        topic: TopicName::from_static("will/t"),
         payload: b"bye",
         qos: QoS::AtLeastOnce,
         retain: true,

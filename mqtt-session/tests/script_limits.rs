@@ -513,7 +513,7 @@ impl AliasTable {
         match p.properties.topic_alias() {
             None => {
                 assert!(!p.topic.is_empty());
-                p.topic.to_owned()
+                p.topic.to_string()
             }
             Some(a) => {
                 assert!(a >= 1 && a <= max, "alias {a} above the server's {max}");
@@ -521,8 +521,8 @@ impl AliasTable {
                 if p.topic.is_empty() {
                     slot.clone().expect("alias used before it was bound")
                 } else {
-                    *slot = Some(p.topic.to_owned());
-                    p.topic.to_owned()
+                    *slot = Some(p.topic.to_string());
+                    p.topic.to_string()
                 }
             }
         }
@@ -777,7 +777,8 @@ fn full_outbox_is_err_full_and_changes_nothing(v: ProtocolVersion) {
                 .map(|_| ())
         });
         let e3 = assert_failed_command_changes_nothing(&c, setup, |t| {
-            t.s.unsubscribe(t.now, &["x"], &[]).map(|_| ())
+            t.s.unsubscribe(t.now, &[TopicFilter::from_static("x")], &[])
+                .map(|_| ())
         });
         assert_eq!([e1, e2, e3], [Error::Full; 3]);
         assert!(e1.is_capacity());
@@ -846,20 +847,12 @@ fn caller_faults_are_err_and_change_nothing(v: ProtocolVersion) {
                     .map(|_| ())
             }),
         ),
-        (
-            "invalid filter",
-            Box::new(|t| {
-                t.s.subscribe(t.now, &[sub("a/#/b", QoS::AtMostOnce)], &[])
-                    .map(|_| ())
-            }),
-        ),
+        // An invalid filter cannot reach the session: `Subscription::filter` and the
+        // unsubscribe list are `TopicFilter`s, refused where they are made (mqtt-proto
+        // tests/malformed.rs `mqtt_4_7_1_2_...`).
         (
             "no filter",
             Box::new(|t| t.s.subscribe(t.now, &[], &[]).map(|_| ())),
-        ),
-        (
-            "invalid unsubscribe filter",
-            Box::new(|t| t.s.unsubscribe(t.now, &["a+"], &[]).map(|_| ())),
         ),
         (
             "no unsubscribe filter",

@@ -5,7 +5,7 @@
 //! and broker model together; `mqtt-session`'s `scale` example times the session alone).
 //!
 //! `cargo run --release -p mqtt-tests --example scale_sim -- [N]`
-use mqtt_proto::{ProtocolVersion, QoS, Subscription, SubscriptionOptions};
+use mqtt_proto::{ProtocolVersion, QoS, Subscription, SubscriptionOptions, TopicFilter};
 use mqtt_session::{ArenaStore, Config, Event, Instant, Session};
 use mqtt_tests::broker::{Broker, BrokerConfig, ConnId};
 
@@ -93,7 +93,7 @@ fn main() {
         pump(&mut s, &mut broker, conn, t0, &mut out, &mut seen);
         let filter = format!("cmd/{i:08}/#");
         let subs = [Subscription {
-            filter: &filter,
+            filter: TopicFilter::new(&filter).expect("valid filter"),
             options: SubscriptionOptions::new(QoS::AtLeastOnce),
         }];
         s.subscribe(t0, &subs, &[]).expect("subscribe");

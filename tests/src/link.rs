@@ -92,7 +92,7 @@ impl SimEvent {
             }
             Event::Stopped { reason } => SimEvent::Stopped { reason },
             Event::Message(m) => SimEvent::Message {
-                topic: m.topic.to_owned(),
+                topic: m.topic.to_string(),
                 payload: m.payload.to_vec(),
                 qos: m.qos,
                 retain: m.retain,

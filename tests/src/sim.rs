@@ -58,7 +58,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, Subscription, SubscriptionOptions};
+use mqtt_proto::{
+    ProtocolVersion, QoS, ReasonCode, Subscription, SubscriptionOptions, TopicFilter,
+};
 use mqtt_session::{
     ArenaStore, Config, ConnState, ConnectionError, Duration, Error, Heap, Inline, Instant,
     LossReason, PeerFault, ReconnectPolicy, Rng, Session, StopReason, Store, Tables, Token,
@@ -1901,7 +1903,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
         let subs: Vec<Subscription<'_>> = filters
             .iter()
             .map(|(f, q)| Subscription {
-                filter: f,
+                filter: TopicFilter::new(f).expect("the simulation's filters are valid"),
                 options: SubscriptionOptions::new(*q),
             })
             .collect();
@@ -1938,7 +1940,10 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
 
     fn unsubscribe(&mut self, filters: &[String]) -> Result<(), String> {
         let now = self.link.now();
-        let f: Vec<&str> = filters.iter().map(String::as_str).collect();
+        let f: Vec<TopicFilter<'_>> = filters
+            .iter()
+            .map(|f| TopicFilter::new(f).expect("the simulation's filters are valid"))
+            .collect();
         let r = self.link.session.unsubscribe(now, &f, &[]);
         self.ck
             .note(format!("sim     unsubscribe {filters:?} -> {r:?}"));

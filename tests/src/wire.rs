@@ -9,8 +9,13 @@ use std::fmt;
 use mqtt_proto::{
     Ack, ConnAck, Connect, DecodeError, Decoded, Decoder, Disconnect, EncodeError, List, Packet,
     PacketId, Properties, Property, ProtocolVersion, Publish, QoS, QosPid, ReasonCode, SubAck,
-    Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    Subscribe, Subscription, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
 };
+
+/// A model's filter as a `TopicFilter`; an invalid one cannot be encoded.
+fn filter(f: &str) -> Result<TopicFilter<'_>, EncodeError> {
+    TopicFilter::new(f).map_err(|_| EncodeError::InvalidTopicFilter)
+}
 
 /// One MQTT control packet, owning its data: what the tests look at and build.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +110,7 @@ impl Pkt {
                 qos: p.qos.qos(),
                 pid: p.qos.packet_id().map_or(0, |id| id.get()),
                 retain: p.retain,
-                topic: p.topic.to_owned(),
+                topic: p.topic.to_string(),
                 topic_alias: p.properties.topic_alias(),
                 payload: p.payload.to_vec(),
             },
@@ -118,7 +123,7 @@ impl Pkt {
                 filters: s
                     .filters
                     .iter()
-                    .map(|f| (f.filter.to_owned(), f.options.qos))
+                    .map(|f| (f.filter.to_string(), f.options.qos))
                     .collect(),
             },
             Packet::SubAck(a) => Pkt::SubAck {
@@ -127,7 +132,7 @@ impl Pkt {
             },
             Packet::Unsubscribe(u) => Pkt::Unsubscribe {
                 pid: u.packet_id.get(),
-                filters: u.filters.iter().map(str::to_owned).collect(),
+                filters: u.filters.iter().map(|f| f.to_string()).collect(),
             },
             Packet::UnsubAck(a) => Pkt::UnsubAck {
                 pid: a.packet_id.get(),
@@ -167,7 +172,7 @@ impl Pkt {
         let id = |pid: u16| PacketId::new(pid).map_or_else(zero, Ok);
         let codes_holder: Vec<ReasonCode>;
         let subs_holder: Vec<Subscription<'_>>;
-        let unsubs_holder: Vec<&str>;
+        let unsubs_holder: Vec<TopicFilter<'_>>;
         let packet = match self {
             Pkt::Connect {
                 version,
@@ -241,7 +246,11 @@ impl Pkt {
                     dup: *dup,
                     qos,
                     retain: *retain,
-                    topic,
+                    topic: if topic.is_empty() {
+                        TopicName::ALIAS_ONLY
+                    } else {
+                        TopicName::new(topic).map_err(|_| EncodeError::InvalidTopicName)?
+                    },
                     properties: Properties::new(&props),
                     payload,
                 })
@@ -253,11 +262,13 @@ impl Pkt {
             Pkt::Subscribe { pid, filters } => {
                 subs_holder = filters
                     .iter()
-                    .map(|(f, q)| Subscription {
-                        filter: f,
-                        options: SubscriptionOptions::new(*q),
+                    .map(|(f, q)| {
+                        Ok(Subscription {
+                            filter: filter(f)?,
+                            options: SubscriptionOptions::new(*q),
+                        })
                     })
-                    .collect();
+                    .collect::<Result<_, EncodeError>>()?;
                 Packet::Subscribe(Subscribe {
                     packet_id: id(*pid)?,
                     properties: Properties::empty(),
@@ -273,7 +284,10 @@ impl Pkt {
                 })
             }
             Pkt::Unsubscribe { pid, filters } => {
-                unsubs_holder = filters.iter().map(String::as_str).collect();
+                unsubs_holder = filters
+                    .iter()
+                    .map(|f| filter(f))
+                    .collect::<Result<_, _>>()?;
                 Packet::Unsubscribe(Unsubscribe {
                     packet_id: id(*pid)?,
                     properties: Properties::empty(),

@@ -6,7 +6,9 @@
 //! `ignore` (and the matching tolerance in `mqtt_tests::sim::KNOWN_BUGS`, by the same id).
 //! The tests without `ignore` guard bugs already fixed (commit named in each).
 
-use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, Subscription, SubscriptionOptions};
+use mqtt_proto::{
+    ProtocolVersion, QoS, ReasonCode, Subscription, SubscriptionOptions, TopicFilter,
+};
 use mqtt_session::{
     ArenaStore, Config, ConnState, ConnectionError, Duration, Instant, LossReason, ReconnectPolicy,
     Session, Store, Token, VecStore,
@@ -196,7 +198,7 @@ fn config(v: ProtocolVersion) -> Config<'static> {
 
 fn sub(filter: &str, qos: QoS) -> Subscription<'_> {
     Subscription {
-        filter,
+        filter: TopicFilter::new(filter).expect("valid filter"),
         options: SubscriptionOptions::new(qos),
     }
 }
@@ -505,7 +507,8 @@ fn lost_resubscribe_does_not_delete_another_operation() {
     // The first connection resubscribes "b/#" internally; nothing is acknowledged.
     c.connect(connack(false));
     c.down();
-    c.s.unsubscribe(c.now, &["b/#"], &[]).expect("unsubscribe");
+    c.s.unsubscribe(c.now, &[TopicFilter::from_static("b/#")], &[])
+        .expect("unsubscribe");
     // Resumed: the internal resubscribe has no filter any more and is dropped.
     c.connect(connack(true));
     c.down();
@@ -573,7 +576,9 @@ fn resubscribes_pending_from_an_earlier_loss_are_not_duplicated() {
     c.down();
     c.connect(connack(false));
     c.down();
-    let unsub = c.s.unsubscribe(c.now, &["b/#"], &[]).expect("unsubscribe");
+    let unsub =
+        c.s.unsubscribe(c.now, &[TopicFilter::from_static("b/#")], &[])
+            .expect("unsubscribe");
     c.take_sent();
     c.take_events();
     // Second loss.

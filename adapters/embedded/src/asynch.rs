@@ -156,14 +156,18 @@ where
     pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<Token, mqtt_session::Error> {
         let now = self.clock.now();
         let sub = Subscription {
-            filter,
+            filter: crate::topic_filter(filter)?,
             options: mqtt_proto::SubscriptionOptions::new(qos),
         };
         self.session.subscribe(now, &[sub], &[])
     }
 
     /// Unsubscribes from filters; see [`Session::unsubscribe`].
-    pub fn unsubscribe(&mut self, filters: &[&str]) -> Result<Token, mqtt_session::Error> {
+    /// The filters are checked where they are made ([`mqtt_proto::TopicFilter::new`]).
+    pub fn unsubscribe(
+        &mut self,
+        filters: &[mqtt_proto::TopicFilter<'_>],
+    ) -> Result<Token, mqtt_session::Error> {
         let now = self.clock.now();
         self.session.unsubscribe(now, filters, &[])
     }

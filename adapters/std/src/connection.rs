@@ -556,14 +556,18 @@ impl Connection {
                 reply,
             } => (self.publish(&topic, &payload, qos, retain), reply),
             Command::Subscribe { filters, reply } => {
-                let subs: Vec<Subscription<'_>> = filters
-                    .iter()
-                    .map(|(filter, options)| Subscription {
-                        filter,
-                        options: *options,
-                    })
-                    .collect();
-                (self.subscribe_with(&subs, &[]).map(Some), reply)
+                let subs = mqtt_transport::topic_filters(filters.iter().map(|(f, _)| f.as_str()))
+                    .map(|fs| {
+                        fs.into_iter()
+                            .zip(&filters)
+                            .map(|(filter, (_, o))| Subscription {
+                                filter,
+                                options: *o,
+                            })
+                            .collect::<Vec<_>>()
+                    });
+                let result = subs.and_then(|subs| self.subscribe_with(&subs, &[]));
+                (result.map(Some), reply)
             }
             Command::Unsubscribe { filters, reply } => {
                 let list: Vec<&str> = filters.iter().map(String::as_str).collect();
@@ -625,7 +629,7 @@ impl Connection {
     pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<Token, mqtt_session::Error> {
         self.subscribe_with(
             &[Subscription {
-                filter,
+                filter: mqtt_transport::topic_filters([filter])?[0],
                 options: SubscriptionOptions::new(qos),
             }],
             &[],
@@ -653,8 +657,9 @@ impl Connection {
         filters: &[&str],
         properties: &[Property<'_>],
     ) -> Result<Token, mqtt_session::Error> {
+        let filters = mqtt_transport::topic_filters(filters.iter().copied())?;
         let now = self.now();
-        self.session.unsubscribe(now, filters, properties)
+        self.session.unsubscribe(now, &filters, properties)
     }
 
     /// Manual-ack mode: acknowledges the message delivered with `token`.

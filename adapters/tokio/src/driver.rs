@@ -808,13 +808,21 @@ impl Driver {
                 subscription_id,
                 reply,
             } => {
-                let subs: Vec<Subscription<'_>> = filters
-                    .iter()
-                    .map(|(f, o)| Subscription {
-                        filter: f,
-                        options: *o,
-                    })
-                    .collect();
+                let subs: Vec<Subscription<'_>> =
+                    match mqtt_transport::topic_filters(filters.iter().map(|(f, _)| f.as_str())) {
+                        Ok(fs) => fs
+                            .into_iter()
+                            .zip(&filters)
+                            .map(|(filter, (_, o))| Subscription {
+                                filter,
+                                options: *o,
+                            })
+                            .collect(),
+                        Err(e) => {
+                            let _ = reply.send(Err(Error::Rejected(e)));
+                            return None;
+                        }
+                    };
                 let props: Vec<Property<'_>> = subscription_id
                     .map(Property::SubscriptionIdentifier)
                     .into_iter()
@@ -837,7 +845,13 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { filters, reply } => {
-                let refs: Vec<&str> = filters.iter().map(String::as_str).collect();
+                let refs = match mqtt_transport::topic_filters(filters.iter().map(String::as_str)) {
+                    Ok(refs) => refs,
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Rejected(e)));
+                        return None;
+                    }
+                };
                 match self.session.unsubscribe(now, &refs, &[]) {
                     Ok(token) => {
                         self.replies.insert(token, Reply::Codes(reply));

@@ -2,7 +2,7 @@
 //! on the session: one allocation holds topic, payload and properties.
 
 use bytes::{Bytes, BytesMut};
-use mqtt_proto::{Packet, Properties, ProtocolVersion, Publish, QoS, QosPid};
+use mqtt_proto::{Packet, Properties, ProtocolVersion, Publish, QoS, QosPid, TopicName};
 use mqtt_session::Token;
 
 /// An application message from the server, owned. Cloning is cheap (reference counted).
@@ -85,7 +85,7 @@ fn props_packet(properties: Properties<'_>) -> Packet<'_> {
         dup: false,
         qos: QosPid::AtMostOnce,
         retain: false,
-        topic: "p",
+        topic: TopicName::from_static("p"),
         properties,
         payload: &[],
     })

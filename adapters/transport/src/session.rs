@@ -1,5 +1,6 @@
 //! The session as the host adapters instantiate it, and how they build it from [`Options`].
 
+use mqtt_proto::{EncodeError, TopicFilter};
 use mqtt_session::{Heap, Session, VecStore};
 
 use crate::file_store::FileStore;
@@ -106,6 +107,21 @@ pub fn open_session(options: &Options) -> Result<(HostSession, usize), OpenError
     options
         .with_config(|c| HostSession::restore_with_rx_capacity(c, store, rx, max))
         .map_err(OpenError::Session)
+}
+
+/// Filters the application gave as strings, checked into [`TopicFilter`]s for the
+/// session; an invalid one is `Encode(InvalidTopicFilter)`, refused before anything is
+/// queued.
+pub fn topic_filters<'a>(
+    filters: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<TopicFilter<'a>>, mqtt_session::Error> {
+    filters
+        .into_iter()
+        .map(|f| {
+            TopicFilter::new(f)
+                .map_err(|_| mqtt_session::Error::Encode(EncodeError::InvalidTopicFilter))
+        })
+        .collect()
 }
 
 #[cfg(test)]

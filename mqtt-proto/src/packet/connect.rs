@@ -5,15 +5,15 @@ use core::fmt;
 use crate::codec::{Reader, Sink, check_binary, check_str};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::name_ok;
+use crate::topic::{TopicName, name_ok};
 use crate::version::{ProtocolVersion, QoS};
 
 /// A will message: published by the server if the connection ends without DISCONNECT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Will<'a> {
-    /// Topic name of the will (no wildcards).
-    pub topic: &'a str,
+    /// Topic name of the will, checked where it was made.
+    pub topic: TopicName<'a>,
     /// Payload of the will.
     pub payload: &'a [u8],
     /// QoS of the will.
@@ -32,9 +32,9 @@ pub struct Will<'a> {
 /// 112 bytes from 144 and 152). Equality, `Debug` and `defmt` go through [`WillRef::get`].
 ///
 /// ```
-/// use mqtt_proto::{Properties, QoS, Will, WillRef};
+/// use mqtt_proto::{Properties, QoS, TopicName, Will, WillRef};
 /// let will = Will {
-///     topic: "clients/7/status",
+///     topic: TopicName::from_static("clients/7/status"),
 ///     payload: b"offline",
 ///     qos: QoS::AtLeastOnce,
 ///     retain: true,
@@ -83,7 +83,7 @@ impl<'a> ReceivedWill<'a> {
             Properties::empty()
         };
         Will {
-            topic: r.string().unwrap_or_default(),
+            topic: TopicName::new_unchecked(r.string().unwrap_or_default()),
             payload: r.binary().unwrap_or_default(),
             qos: self.qos,
             retain: self.retain,
@@ -297,7 +297,8 @@ impl<'a> Connect<'a> {
         }
         if let Some(w) = &self.will {
             let w = w.get();
-            if !name_ok(w.topic) {
+            // Checked where it was made; only `ALIAS_ONLY` is empty, and a will has no alias.
+            if w.topic.is_empty() {
                 return Err(EncodeError::InvalidTopicName);
             }
             check_binary(w.payload)?;

@@ -4,7 +4,7 @@ use super::{Decoded, Packet, PacketType};
 use crate::codec::{Reader, Sink, Writer, scan};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
-use crate::topic;
+use crate::topic::TopicName;
 use crate::varint;
 use crate::version::{PacketId, ProtocolVersion, QoS, QosPid};
 
@@ -21,8 +21,9 @@ pub struct Publish<'a> {
     pub qos: QosPid,
     /// Retain flag.
     pub retain: bool,
-    /// Topic name; empty only in 5.0 with a Topic Alias property.
-    pub topic: &'a str,
+    /// Topic name, checked where it was made; [`TopicName::ALIAS_ONLY`] (empty) only in
+    /// 5.0 with a Topic Alias property.
+    pub topic: TopicName<'a>,
     /// PUBLISH properties (5.0).
     pub properties: Properties<'a>,
     /// The application payload.
@@ -102,7 +103,7 @@ impl<'a> Publish<'a> {
                     dup,
                     qos,
                     retain,
-                    topic,
+                    topic: TopicName::new_unchecked(topic),
                     properties,
                     payload: r.rest(),
                 }),
@@ -119,7 +120,7 @@ impl<'a> Publish<'a> {
                 dup,
                 qos,
                 retain,
-                topic,
+                topic: TopicName::new_unchecked(topic),
                 properties: Properties::empty(),
                 payload: rest,
             }),
@@ -141,14 +142,9 @@ impl<'a> Publish<'a> {
         if self.dup && self.qos == QosPid::AtMostOnce {
             return Err(EncodeError::DupWithQoS0); // [MQTT-3.3.1-2]
         }
-        if self.topic.is_empty() {
-            if !(v.is_v5() && self.properties.topic_alias().is_some()) {
-                return Err(EncodeError::InvalidTopicName);
-            }
-        } else {
-            if !topic::name_ok(self.topic) {
-                return Err(EncodeError::InvalidTopicName);
-            }
+        // A non-empty name was checked where it was made.
+        if self.topic.is_empty() && !(v.is_v5() && self.properties.topic_alias().is_some()) {
+            return Err(EncodeError::InvalidTopicName);
         }
         super::no_props_before_v5(&self.properties, v)?;
         let mut len = 2 + self.topic.len() + self.payload.len();

@@ -4,9 +4,7 @@ use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{
-    SharedFilter, filter_encode_error, plain_filter_ok, read_filter, validate_topic_filter,
-};
+use crate::topic::{TopicFilter, read_filter};
 use crate::version::{PacketId, ProtocolVersion, QoS};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -82,8 +80,8 @@ impl SubscriptionOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Subscription<'a> {
-    /// The topic filter, possibly `$share/<group>/<filter>`.
-    pub filter: &'a str,
+    /// The topic filter, possibly `$share/<group>/<filter>`, checked where it was made.
+    pub filter: TopicFilter<'a>,
     /// Its options.
     pub options: SubscriptionOptions,
 }
@@ -94,9 +92,9 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
     fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
-        let filter = read_filter(r)?;
+        let filter = TopicFilter::new_unchecked(read_filter(r)?);
         let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
-        if options.no_local && matches!(SharedFilter::parse(filter), Ok(Some(_))) {
+        if options.no_local && filter.is_shared() {
             return Err(DecodeError::InvalidSubscriptionOptions); // [MQTT-3.8.3-4]
         }
         Ok(Subscription { filter, options })
@@ -106,8 +104,9 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
         2 + self.filter.len() + 1
     }
 
+    /// The options against the version and the filter; the filter itself was checked
+    /// where it was made.
     fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError> {
-        validate_topic_filter(self.filter).map_err(filter_encode_error)?;
         let o = self.options;
         if !v.is_v5()
             && (o.no_local
@@ -116,20 +115,24 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
         {
             return Err(EncodeError::NotInVersion);
         }
-        if o.no_local && matches!(SharedFilter::parse(self.filter), Ok(Some(_))) {
+        if o.no_local && self.filter.is_shared() {
             return Err(EncodeError::NoLocalOnSharedSubscription);
         }
         Ok(())
     }
 
-    /// The common case (a plain filter, options valid for `v`) in one pass over the
-    /// filter; anything else through [`ItemImpl::check`] for its exact error.
+    /// The common case (options valid for `v` whatever the filter) in one test of the
+    /// options byte; anything else through [`ItemImpl::check`] for its exact error.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
     fn checked_wire_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
-        // 3.1.1 has only the QoS bits.
-        let options_ok = v.is_v5() || self.options.to_byte() & !0b11 == 0;
-        if !(options_ok && plain_filter_ok(self.filter.as_bytes())) {
+        // 3.1.1 has only the QoS bits; in 5.0 only No Local depends on the filter.
+        let options_ok = if v.is_v5() {
+            !self.options.no_local
+        } else {
+            self.options.to_byte() & !0b11 == 0
+        };
+        if !options_ok {
             self.check(v)?;
         }
         Ok(3 + self.filter.len())

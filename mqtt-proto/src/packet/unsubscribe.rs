@@ -4,6 +4,7 @@ use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::List;
 use crate::property::{Properties, PropertyContext};
+use crate::topic::TopicFilter;
 use crate::version::{PacketId, ProtocolVersion};
 
 /// UNSUBSCRIBE: at least one filter [MQTT-3.10.3-2].
@@ -15,7 +16,7 @@ pub struct Unsubscribe<'a> {
     /// Properties (5.0): user properties.
     pub properties: Properties<'a>,
     /// The filters, in order.
-    pub filters: List<'a, &'a str>,
+    pub filters: List<'a, TopicFilter<'a>>,
 }
 
 impl<'a> Unsubscribe<'a> {

@@ -13,6 +13,7 @@ use mqtt_proto::{
     QosPid, ReasonCode, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions,
     UnsubAck, Unsubscribe, Will, WillRef,
 };
+use mqtt_proto::{TopicFilter, TopicName};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -306,7 +307,7 @@ impl Model {
                 let pv = borrow_props(props);
                 let wpv = will.as_ref().map(|w| borrow_props(&w.props));
                 let will = will.as_ref().map(|w| Will {
-                    topic: &w.topic,
+                    topic: name(&w.topic),
                     payload: &w.payload,
                     qos: w.qos,
                     retain: w.retain,
@@ -348,7 +349,7 @@ impl Model {
                     dup: *dup,
                     qos: *qos,
                     retain: *retain,
-                    topic,
+                    topic: name(topic),
                     properties: Properties::new(&pv),
                     payload,
                 }))
@@ -381,8 +382,8 @@ impl Model {
                 let pv = borrow_props(props);
                 let sv: Vec<Subscription<'_>> = subs
                     .iter()
-                    .map(|(filter, options)| Subscription {
-                        filter,
+                    .map(|(f, options)| Subscription {
+                        filter: filter(f),
                         options: *options,
                     })
                     .collect();
@@ -410,7 +411,7 @@ impl Model {
                 filters,
             } => {
                 let pv = borrow_props(props);
-                let fv: Vec<&str> = filters.iter().map(String::as_str).collect();
+                let fv: Vec<TopicFilter<'_>> = filters.iter().map(|f| filter(f)).collect();
                 f(&Packet::Unsubscribe(Unsubscribe {
                     packet_id: *packet_id,
                     properties: Properties::new(&pv),
@@ -1353,4 +1354,21 @@ pub fn loose_packet() -> BoxedStrategy<Model> {
         (loose_reason(), loose_props()).prop_map(|(reason, props)| Model::Auth { reason, props }),
     ]
     .boxed()
+}
+
+/// A model's topic name. Empty is the 5.0 alias-only name. A loose model's invalid
+/// name cannot be made into a `TopicName` at all (tests/malformed.rs checks the refusal),
+/// so it stands as a fixed valid one and the rest of its packet is still exercised.
+pub fn name(s: &str) -> TopicName<'_> {
+    if s.is_empty() {
+        TopicName::ALIAS_ONLY
+    } else {
+        TopicName::new(s).unwrap_or(TopicName::from_static("loose/invalid-name"))
+    }
+}
+
+/// A model's topic filter; a loose model's invalid one stands as a fixed valid one
+/// (see [`name`]).
+pub fn filter(s: &str) -> TopicFilter<'_> {
+    TopicFilter::new(s).unwrap_or(TopicFilter::from_static("loose/invalid-filter/#"))
 }

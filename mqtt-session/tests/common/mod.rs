@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 pub use mqtt_proto::{
     Ack, ConnAck, Connect, DecodeError, Decoded, Decoder, Disconnect, Packet, PacketId, PacketType,
     Properties, Property, ProtocolVersion, Publish, QoS, QosPid, ReasonCode, SubAck, Subscribe,
-    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    Subscription, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
 };
 #[allow(unused_imports)]
 pub use mqtt_session::{
@@ -183,7 +183,7 @@ pub fn own(e: Event<'_>) -> Ev {
         Event::ReconnectScheduled { at, attempt } => Ev::ReconnectScheduled { at, attempt },
         Event::Stopped { reason } => Ev::Stopped(reason),
         Event::Message(m) => Ev::Message(Msg {
-            topic: m.topic.to_owned(),
+            topic: m.topic.to_string(),
             payload: m.payload.to_vec(),
             qos: m.qos,
             retain: m.retain,
@@ -251,7 +251,11 @@ pub fn publish_pkt<'a>(
         dup,
         qos: qos_pid(qos, id),
         retain,
-        topic,
+        topic: if topic.is_empty() {
+            TopicName::ALIAS_ONLY
+        } else {
+            TopicName::new(topic).expect("test topic names are valid")
+        },
         properties: Properties::new(properties),
         payload,
     })
@@ -322,7 +326,7 @@ pub fn disconnect_pkt(rc: ReasonCode) -> Packet<'static> {
 
 pub fn sub(filter: &str, qos: QoS) -> Subscription<'_> {
     Subscription {
-        filter,
+        filter: TopicFilter::new(filter).expect("test topic filters are valid"),
         options: SubscriptionOptions::new(qos),
     }
 }
@@ -340,6 +344,8 @@ pub fn subscribe_pkt<'a>(
 }
 
 pub fn unsubscribe_pkt<'a>(id: u16, filters: &'a [&'a str]) -> Packet<'a> {
+    // Leaked: a test builds a handful, and the packet borrows them.
+    let filters: &'a [TopicFilter<'a>] = Vec::leak(filters_of(filters));
     Packet::Unsubscribe(Unsubscribe {
         packet_id: pid(id),
         properties: Properties::empty(),
@@ -614,7 +620,7 @@ impl<S: mqtt_session::Store> Script<S> {
     pub fn unsubscribe(&mut self, filters: &[&str]) -> Token {
         let t = self
             .s
-            .unsubscribe(self.now, filters, &[])
+            .unsubscribe(self.now, &filters_of(filters), &[])
             .unwrap_or_else(|e| panic!("unsubscribe: {e:?}"));
         self.drain();
         t
@@ -1081,4 +1087,12 @@ pub fn default_connect_bytes(v: ProtocolVersion) -> Vec<u8> {
     };
     b.extend_from_slice(b"client-1");
     b
+}
+
+/// Test filters, which are valid, as `TopicFilter`s.
+pub fn filters_of<'a>(filters: &[&'a str]) -> Vec<TopicFilter<'a>> {
+    filters
+        .iter()
+        .map(|f| TopicFilter::new(f).expect("test topic filters are valid"))
+        .collect()
 }
