@@ -13,6 +13,7 @@ use mqtt_proto::{QoS, ReasonCode, SubscriptionOptions};
 use mqtt_session::{LossReason, Token};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::event_queue::EventQueue;
 use crate::queue::{Queue, Ticket};
 
 /// Why an operation failed.
@@ -151,13 +152,16 @@ pub struct IoStats {
     pub bytes_read: u64,
 }
 
-/// Shared between the driver (which takes commands, counts and reports the state) and
-/// the handles (which queue commands and read). One allocation of about 400 bytes; a
-/// `tokio::sync::watch` channel for the state alone took 344, tokio's command channel 800.
+/// Shared between the driver (which takes commands, queues events, counts and reports
+/// the state) and the handles (which queue commands, take events and read). One
+/// allocation of about 450 bytes; a `tokio::sync::watch` channel for the state alone
+/// took 344, tokio's command channel 800, its event channel 800.
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// Commands for the driver and the answers to publishes.
     pub(crate) queue: Queue,
+    /// Events for [`crate::Events`].
+    pub(crate) events: EventQueue,
     /// [`Client`] handles alive.
     handles: AtomicUsize,
     writes: AtomicU64,
@@ -201,10 +205,11 @@ impl State {
 }
 
 impl Shared {
-    /// For one [`Client`] and a command queue of `capacity`.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// For one [`Client`], a command queue of `commands` and an event queue of `events`.
+    pub(crate) fn new(commands: usize, events: usize) -> Self {
         Shared {
-            queue: Queue::new(capacity),
+            queue: Queue::new(commands.max(1)),
+            events: EventQueue::new(events),
             handles: AtomicUsize::new(1),
             writes: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),

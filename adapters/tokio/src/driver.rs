@@ -8,14 +8,14 @@
 //!    into one reusable buffer;
 //! 2. write that buffer in one call; close or open the transport if the session asked;
 //! 3. wait for the first of: transport opened, bytes read, commands queued, an ack, the
-//!    session's deadline, room in the application's channel.
+//!    session's deadline, room in the application's event queue.
 //!
 //! Commands arrive through [`crate::queue`]: the driver takes everything queued at once
 //! and hands it to the session in order, until the session has no room (then it takes no
 //! more, and publishers wait on the full queue). The answers of a turn are handed back
 //! under one lock.
 //!
-//! Slow application: when the event channel is full, the driver holds the one event it
+//! Slow application: when the event queue is full, the driver holds the one event it
 //! could not deliver and stops reading the socket until there is room, so TCP (and, for
 //! QoS 1/2, the session's Receive Maximum) pushes back on the broker. Nothing queues
 //! without bound and no task is spawned per message. A consumer stalled for longer than
@@ -38,6 +38,7 @@ use tracing::{debug, info, trace, warn};
 
 use crate::client::{AckHandle, Command, Error, PublishAck, PublishProperties, Shared, State};
 use crate::event::Event;
+use crate::event_queue::Push;
 use crate::queue::{Batch, Completions, Item, Payload, PublishItem};
 use crate::transport::Conn;
 
@@ -99,12 +100,6 @@ enum Wake {
     EventsClosed,
 }
 
-/// The driver's ends of the channels to the handles.
-pub(crate) struct Channels {
-    pub(crate) ev_tx: mpsc::Sender<Box<Event>>,
-    pub(crate) shared: Arc<Shared>,
-}
-
 /// The driver's reference to the [`Shared`] state: the handles see `Closed` however the
 /// driver ends (returned, or dropped with its runtime).
 struct ClosedOnDrop(Arc<Shared>);
@@ -113,6 +108,7 @@ impl Drop for ClosedOnDrop {
     fn drop(&mut self) {
         self.0.set_state(State::Closed);
         self.0.queue.close();
+        self.0.events.driver_gone();
     }
 }
 
@@ -138,8 +134,8 @@ pub(crate) struct Driver {
     /// The channel of [`AckHandle`]s, opened with the first one (manual-ack mode only):
     /// a connection that never hands one out saves its 672 bytes.
     acks: Option<(mpsc::UnboundedSender<Token>, mpsc::UnboundedReceiver<Token>)>,
-    ev_tx: mpsc::Sender<Box<Event>>,
-    /// State and I/O counters for the handles; `Closed` when the driver is dropped.
+    /// State, I/O counters, commands and events shared with the handles; `Closed` when
+    /// the driver is dropped.
     shared: ClosedOnDrop,
     conn: Option<Conn>,
     /// Index of the broker tried last in `brokers`.
@@ -151,9 +147,9 @@ pub(crate) struct Driver {
     wlen: usize,
     replies: HashMap<Token, Reply, BuildHasherDefault<TokenHasher>>,
     closing: Option<Closing>,
-    /// Events the application's channel had no room for. The session is not polled while
+    /// Events the application's queue had no room for. The session is not polled while
     /// any wait, so this holds one event plus at most a transport failure.
-    held: VecDeque<Box<Event>>,
+    held: VecDeque<Event>,
     commands_open: bool,
     events_open: bool,
     want_open: bool,
@@ -166,7 +162,7 @@ impl Driver {
         session: HostSession,
         options: Options,
         tls_config: Option<Arc<rustls::ClientConfig>>,
-        ch: Channels,
+        shared: Arc<Shared>,
     ) -> Self {
         Driver {
             session,
@@ -186,8 +182,7 @@ impl Driver {
             cursor: 0,
             completions: Completions::default(),
             acks: None,
-            ev_tx: ch.ev_tx,
-            shared: ClosedOnDrop(ch.shared),
+            shared: ClosedOnDrop(shared),
             conn: None,
             broker: 0,
             redirect: Vec::new(),
@@ -362,6 +357,7 @@ impl Driver {
                         self.batch = Batch::default();
                         self.completions.shrink();
                         self.shared.0.queue.shrink();
+                        self.shared.0.events.shrink();
                         mqtt_transport::shrink_rx(&mut self.session);
                     }
                 }
@@ -392,7 +388,6 @@ impl Driver {
             conn,
             batch,
             acks,
-            ev_tx,
             held,
             closing,
             commands_open,
@@ -404,6 +399,7 @@ impl Driver {
         let can_read = conn.is_some() && !blocked;
         let take_commands = *commands_open && batch.items.is_empty() && closing.is_none();
         let queue = &shared.0.queue;
+        let events = &shared.0.events;
         // Something queued already, or the next push wakes us.
         let queued = take_commands && queue.arm();
         let watch_events_closed = *events_open && !blocked && !*commands_open;
@@ -411,17 +407,27 @@ impl Driver {
             biased;
             r = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => Wake::Opened(r),
             t = async { acks.as_mut().expect("guarded").1.recv().await }, if acks.is_some() => Wake::Ack(t),
-            r = ev_tx.reserve(), if blocked => match r {
-                Ok(permit) => {
-                    if let Some(ev) = held.pop_front() {
-                        permit.send(ev);
+            open = std::future::poll_fn(|cx| events.poll_room(cx)), if blocked => {
+                // As many held events as there is room for, in order.
+                let mut wake = Wake::Delivered;
+                while let Some(ev) = held.pop_front() {
+                    match events.push(ev) {
+                        Push::Queued => {}
+                        Push::Full(ev) => {
+                            held.push_front(ev);
+                            break;
+                        }
+                        Push::Closed => {
+                            wake = Wake::EventsClosed;
+                            break;
+                        }
                     }
-                    Wake::Delivered
                 }
-                Err(_) => {
+                if !open || matches!(wake, Wake::EventsClosed) {
                     held.clear();
-                    Wake::EventsClosed
+                    wake = Wake::EventsClosed;
                 }
+                wake
             },
             () = sleep.as_mut(), if timer_armed => Wake::Timer,
             r = async {
@@ -438,7 +444,7 @@ impl Driver {
                     queue.driver_wakeup().await;
                 }
             }, if take_commands => Wake::Commands,
-            () = ev_tx.closed(), if watch_events_closed => Wake::EventsClosed,
+            () = std::future::poll_fn(|cx| events.poll_receiver_gone(cx)), if watch_events_closed => Wake::EventsClosed,
             // Always enabled, never ready: with every other branch off (e.g. stopped after a
             // refusal, before the ack channel exists) the driver waits instead of panicking.
             () = std::future::pending::<()>() => Wake::Ack(None),
@@ -665,16 +671,16 @@ impl Driver {
             return;
         }
         if !self.held.is_empty() {
-            self.held.push_back(Box::new(ev));
+            self.held.push_back(ev);
             return;
         }
-        match self.ev_tx.try_send(Box::new(ev)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(ev)) => {
+        match self.shared.0.events.push(ev) {
+            Push::Queued => {}
+            Push::Full(ev) => {
                 trace!("application is slow: holding an event, not reading");
                 self.held.push_back(ev);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.events_open = false,
+            Push::Closed => self.events_open = false,
         }
     }
 

@@ -2,14 +2,14 @@
 //! connection.
 //!
 //! - [`connect`] spawns the driver task and returns a [`Client`] (cloneable, `Send`) and
-//!   the [`Events`] stream (connection changes and messages, through a bounded channel).
+//!   the [`Events`] stream (connection changes and messages, through a bounded queue).
 //! - The driver owns the socket (TCP, TLS with rustls, WebSocket), the session and the
 //!   timer; it never runs application code. Reconnecting, keepalive, resending and flow
 //!   control are the session's; the driver opens the transport when the session asks.
 //! - [`Client::publish`] resolves when the broker acknowledged (PUBACK / PUBCOMP);
 //!   [`Client::subscribe`] with the SUBACK's codes. Every future is cancel-safe (see each).
 //! - A slow application is pushed back on, never buffered without bound: when the event
-//!   channel (`events_capacity`) is full the driver stops reading the socket.
+//!   queue ([`Capacity`]`::events`) is full the driver stops reading the socket.
 //! - No channel hop per message: a publish copies its topic (and a payload up to 512 bytes)
 //!   into a bounded command queue under a short lock, and its future is answered through
 //!   the same shared state (a QoS 0 one by a counter, a QoS 1/2 one by a reused slot), so
@@ -18,16 +18,17 @@
 //!   has ready in one call ([`Client::io_stats`] counts them).
 //!
 //! Memory per idle connection, measured with `mqttc bench --idle 10000` against mosquitto:
-//! about 5.4 KB resident (rumqttc 0.25: 30.6 KB; 11.1 KB here while each connection
-//! attempt's future held the TLS and WebSocket handshakes inline, 9.6 KB freed after the
-//! connect but left as holes in the heap); the live heap, counted by
-//! `examples/idle_heap.rs`, is 4.7 KB. Of that: the driver with the session's protocol
-//! state 1.5 KB, the task 896 B, the event channel 800 B (its slots hold boxes, so
-//! tokio's first block of 32 is 288 B), the state shared with the handles (command
-//! queue, counters) 384 B, the receive buffer 256 B (doubled while reads fill it, up to
-//! 16 KiB, and for a larger packet up to `Options::max_incoming_packet`; back to 256 B
-//! at an idle keepalive), the socket's registration 256 B. The write buffer and the
-//! queue's buffers exist only while a burst is under way (given back at the next idle
+//! about 4.2 KB resident (rumqttc 0.25: 30.6 KB; 5.4 KB with a tokio `mpsc` channel for
+//! the events; 11.1 KB while each connection attempt's future held the TLS and WebSocket
+//! handshakes inline, 9.6 KB freed after the connect but left as holes in the heap); the
+//! live heap, counted by `examples/idle_heap.rs`, is 3.7 KB. Of that: the driver with the
+//! session's protocol state 1.5 KB, the task 640 B, the state shared with the handles
+//! (command queue, event queue, counters) 472 B, the receive buffer 256 B (doubled while
+//! reads fill it, up to 16 KiB, and for a larger packet up to
+//! `Options::max_incoming_packet`; back to 256 B at an idle keepalive), the socket's
+//! registration 256 B, each event not yet read 128 B (the queue holds no memory while
+//! empty: a tokio channel took 800 B before any event). The write buffer and the
+//! queues' buffers exist only while a burst is under way (given back at the next idle
 //! keepalive), the channel of [`AckHandle`]s only in manual-ack mode.
 //!
 //! ```no_run
@@ -48,10 +49,9 @@
 mod client;
 mod driver;
 mod event;
+mod event_queue;
 mod queue;
 mod transport;
-
-use tokio::sync::mpsc;
 
 pub use client::{
     AckHandle, Client, Error, IoStats, Pending, PublishAck, PublishProperties, State,
@@ -63,7 +63,7 @@ pub use mqtt_transport::{
     BrokerUrl, Message, Options, Roots, Secret, StoreOptions, TlsOptions, WillOptions,
 };
 
-/// Sizes of the channels between the application and the driver task.
+/// Sizes of the queues between the application and the driver task.
 #[derive(Clone, Copy, Debug)]
 pub struct Capacity {
     /// Events waiting for the application before the driver stops reading (default 256).
@@ -105,24 +105,31 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// The application's end of the event channel.
+/// The application's end of the event queue. Dropping it tells the driver, which then
+/// stops delivering (and, once every [`Client`] is gone too, disconnects).
 #[derive(Debug)]
 pub struct Events {
-    /// Boxed: tokio's channel allocates its slots 32 at a time, up front; 32 boxes take
-    /// 256 bytes where 32 inline events took 4 KiB on every idle connection. The box
-    /// costs one small allocation per event.
-    rx: mpsc::Receiver<Box<Event>>,
+    /// The events wait in the state shared with the driver and the [`Client`]s: a tokio
+    /// channel cost 800 bytes per connection before any event (see `event_queue`).
+    shared: std::sync::Arc<client::Shared>,
 }
 
 impl Events {
-    /// The next event; `None` once the driver task has ended. Cancel-safe.
+    /// The next event; `None` once the driver task has ended and every event queued
+    /// before has been taken. Cancel-safe: an event is taken only when this completes.
     pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await.map(|ev| *ev)
+        std::future::poll_fn(|cx| self.shared.events.poll_recv(cx)).await
     }
 
     /// The next event if one is ready.
     pub fn try_recv(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok().map(|ev| *ev)
+        self.shared.events.try_recv()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.shared.events.receiver_gone();
     }
 }
 
@@ -143,17 +150,11 @@ pub fn connect(options: Options, capacity: Capacity) -> Result<(Client, Events),
     if restored > 0 {
         tracing::info!(restored, "unfinished operations restored from the store");
     }
-    let (ev_tx, ev_rx) = mpsc::channel(capacity.events.max(1));
-    let shared = std::sync::Arc::new(client::Shared::new(capacity.commands.max(1)));
-    let driver = driver::Driver::new(
-        session,
-        options,
-        tls_config,
-        driver::Channels {
-            ev_tx,
-            shared: shared.clone(),
-        },
-    );
+    let shared = std::sync::Arc::new(client::Shared::new(capacity.commands, capacity.events));
+    let driver = driver::Driver::new(session, options, tls_config, shared.clone());
     tokio::spawn(Box::new(driver).run());
-    Ok((Client { shared }, Events { rx: ev_rx }))
+    let events = Events {
+        shared: shared.clone(),
+    };
+    Ok((Client { shared }, events))
 }
