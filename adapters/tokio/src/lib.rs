@@ -18,13 +18,14 @@
 //!   has ready in one call ([`Client::io_stats`] counts them).
 //!
 //! Memory per idle connection, measured with `mqttc bench --idle 10000` against mosquitto:
-//! about 4.2 KB resident (rumqttc 0.25: 30.6 KB; 5.4 KB with a tokio `mpsc` channel for
+//! about 4.1 KB resident (rumqttc 0.25: 30.6 KB; 5.4 KB with a tokio `mpsc` channel for
 //! the events; 11.1 KB while each connection attempt's future held the TLS and WebSocket
 //! handshakes inline, 9.6 KB freed after the connect but left as holes in the heap); the
-//! live heap, counted by `examples/idle_heap.rs`, is 3.7 KB. Of that: the driver with the
-//! session's protocol state 1.5 KB, the task 640 B, the state shared with the handles
-//! (command queue, event queue, counters) 472 B, the receive buffer 256 B (doubled while
-//! reads fill it, up to 16 KiB, and for a larger packet up to
+//! live heap, counted by `examples/idle_heap.rs`, is 3.6 KB. Of that: the driver with the
+//! session's protocol state 1.5 KB, the task 512 B (tokio allocates tasks in steps of
+//! 128 bytes: the driver's future must stay under about 400 to keep it there), the state
+//! shared with the handles (command queue, event queue, counters) 456 B, the receive
+//! buffer 256 B (doubled while reads fill it, up to 16 KiB, and for a larger packet up to
 //! `Options::max_incoming_packet`; back to 256 B at an idle keepalive), the socket's
 //! registration 256 B, each event not yet read 128 B (the queue holds no memory while
 //! empty: a tokio channel took 800 B before any event). The write buffer and the

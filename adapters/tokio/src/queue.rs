@@ -115,6 +115,9 @@ struct Inner {
     pushed: u64,
     /// The driver is (about to be) waiting for commands: the next push wakes it.
     driver_waiting: bool,
+    /// The driver's waker while it waits for commands. A slot, not a `Notify`: the
+    /// driver's task holds no `Notified` future (80 bytes) while it waits.
+    driver: Option<Waker>,
     /// A publisher waits for room.
     space_wanted: bool,
     /// The driver has ended: nothing more is taken or answered.
@@ -140,8 +143,6 @@ pub(crate) struct Queue {
     done: AtomicU64,
     /// `seq_failed.len()`, readable without the lock.
     failed: AtomicUsize,
-    /// Wakes the driver.
-    driver: Notify,
     /// Wakes publishers waiting for room.
     space: Notify,
 }
@@ -186,6 +187,17 @@ impl std::fmt::Debug for Queue {
     }
 }
 
+impl Inner {
+    /// Something for the driver: its waker if it waits for commands.
+    fn driver_wake(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.driver_waiting) {
+            self.driver.take()
+        } else {
+            None
+        }
+    }
+}
+
 impl Queue {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
@@ -194,6 +206,7 @@ impl Queue {
                 capacity: capacity.max(1),
                 pushed: 0,
                 driver_waiting: false,
+                driver: None,
                 space_wanted: false,
                 closed: false,
                 no_handles: false,
@@ -206,7 +219,6 @@ impl Queue {
             }),
             done: AtomicU64::new(0),
             failed: AtomicUsize::new(0),
-            driver: Notify::new(),
             space: Notify::new(),
         }
     }
@@ -301,10 +313,10 @@ impl Queue {
         }
         let r = push(&mut q);
         q.pushed += 1;
-        let wake = std::mem::take(&mut q.driver_waiting);
+        let wake = q.driver_wake();
         drop(q);
-        if wake {
-            self.driver.notify_one();
+        if let Some(w) = wake {
+            w.wake();
         }
         Ok(Some(r))
     }
@@ -313,10 +325,10 @@ impl Queue {
     pub(crate) fn handles_gone(&self) {
         let mut q = self.lock();
         q.no_handles = true;
-        let wake = std::mem::take(&mut q.driver_waiting);
+        let wake = q.driver_wake();
         drop(q);
-        if wake {
-            self.driver.notify_one();
+        if let Some(w) = wake {
+            w.wake();
         }
     }
 
@@ -331,9 +343,17 @@ impl Queue {
         false
     }
 
-    /// Resolves when a push follows [`Queue::arm`] (or a stale wake-up: take and see).
-    pub(crate) async fn driver_wakeup(&self) {
-        self.driver.notified().await;
+    /// Ready once a push (or the last handle going) follows [`Queue::arm`].
+    pub(crate) fn poll_driver_wakeup(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut q = self.lock();
+        if !q.driver_waiting {
+            return Poll::Ready(());
+        }
+        match &q.driver {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => q.driver = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Swaps the queued items into `into` (which must be empty) and lets waiting
