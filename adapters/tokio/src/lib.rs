@@ -18,14 +18,16 @@
 //!   has ready in one call ([`Client::io_stats`] counts them).
 //!
 //! Memory per idle connection, measured with `mqttc bench --idle 10000` against mosquitto:
-//! about 4.1 KB resident (rumqttc 0.25: 30.6 KB; 5.4 KB with a tokio `mpsc` channel for
-//! the events; 11.1 KB while each connection attempt's future held the TLS and WebSocket
-//! handshakes inline, 9.6 KB freed after the connect but left as holes in the heap); the
-//! live heap, counted by `examples/idle_heap.rs`, is 3.6 KB. Of that: the driver with the
-//! session's protocol state 1.5 KB, the task 512 B (tokio allocates tasks in steps of
-//! 128 bytes: the driver's future must stay under about 400 to keep it there), the state
-//! shared with the handles (command queue, event queue, counters) 456 B, the receive
-//! buffer 256 B (doubled while reads fill it, up to 16 KiB, and for a larger packet up to
+//! about 3.8 KB resident (rumqttc 0.25: 30.6 KB; 5.4 KB with a tokio `mpsc` channel for
+//! the events and a `select!` over futures in the driver's task; 11.1 KB while each
+//! connection attempt's future held the TLS and WebSocket handshakes inline, 9.6 KB freed
+//! after the connect but left as holes in the heap); the live heap, counted by
+//! `examples/idle_heap.rs`, is 3.3 KB. Of that: the driver with the session's protocol
+//! state 1.35 KB (the state few connections use, boxed apart when they do), the task
+//! 384 B (tokio allocates tasks in steps of 128 bytes: the driver's future, 232 bytes,
+//! must stay under about 280 to keep it there), the state shared with the handles
+//! (command queue, event queue, counters) 456 B, the receive buffer 256 B (doubled while
+//! reads fill it, up to 16 KiB, and for a larger packet up to
 //! `Options::max_incoming_packet`; back to 256 B at an idle keepalive), the socket's
 //! registration 256 B, each event not yet read 128 B (the queue holds no memory while
 //! empty: a tokio channel took 800 B before any event). The write buffer and the
@@ -53,6 +55,8 @@ mod event;
 mod event_queue;
 mod queue;
 mod transport;
+
+use tracing::Instrument;
 
 pub use client::{
     AckHandle, Client, Error, IoStats, Pending, PublishAck, PublishProperties, State,
@@ -152,8 +156,10 @@ pub fn connect(options: Options, capacity: Capacity) -> Result<(Client, Events),
         tracing::info!(restored, "unfinished operations restored from the store");
     }
     let shared = std::sync::Arc::new(client::Shared::new(capacity.commands, capacity.events));
+    // Everything the driver logs carries the client id (the driver keeps no copy of it).
+    let span = tracing::debug_span!("mqtt", client_id = %options.client_id);
     let driver = driver::Driver::new(session, options, tls_config, shared.clone());
-    tokio::spawn(Box::new(driver).run());
+    tokio::spawn(Box::new(driver).run().instrument(span));
     let events = Events {
         shared: shared.clone(),
     };
