@@ -1,6 +1,6 @@
 //! Errors of commands: the caller's fault, or capacity. The session is unchanged.
 
-use mqtt_proto::EncodeError;
+use mqtt_proto::{EncodeError, TopicFilter, TopicName};
 
 /// Why a command was refused. Nothing changed in the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,3 +66,41 @@ impl core::fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// `name` checked into a [`TopicName`]; a refused one is `Encode(InvalidTopicName)`, the
+/// error the session and every adapter report for a topic name given as a string.
+pub fn topic_name(name: &str) -> Result<TopicName<'_>, Error> {
+    TopicName::new(name).map_err(|_| Error::Encode(EncodeError::InvalidTopicName))
+}
+
+/// `filter` checked into a [`TopicFilter`]; a refused one is `Encode(InvalidTopicFilter)`,
+/// the error every adapter reports for a topic filter given as a string.
+pub fn topic_filter(filter: &str) -> Result<TopicFilter<'_>, Error> {
+    TopicFilter::new(filter).map_err(|_| Error::Encode(EncodeError::InvalidTopicFilter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strings that break the topic rules map to the one encode error each.
+    #[test]
+    fn topic_strings_map_to_encode_errors() {
+        assert_eq!(topic_name("a/b").map(|t| t.as_str()), Ok("a/b"));
+        for bad in ["", "a/+", "#", "a\0"] {
+            assert_eq!(
+                topic_name(bad),
+                Err(Error::Encode(EncodeError::InvalidTopicName)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(topic_filter("a/+/#").map(|t| t.as_str()), Ok("a/+/#"));
+        for bad in ["", "a#", "a/#/b", "$share/g"] {
+            assert_eq!(
+                topic_filter(bad),
+                Err(Error::Encode(EncodeError::InvalidTopicFilter)),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -48,7 +48,7 @@ pub mod time;
 mod timer;
 
 pub use config::{Config, Will};
-pub use error::Error;
+pub use error::{Error, topic_filter, topic_name};
 pub use event::{
     AuthData, ConnectionError, Event, LossReason, Message, PeerFault, StopReason, Token,
 };

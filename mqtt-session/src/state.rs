@@ -791,8 +791,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             )));
         }
         // Checked once here; the PUBLISH then carries a name its encoder trusts.
-        let topic = TopicName::new(topic)
-            .map_err(|_| Error::Encode(mqtt_proto::EncodeError::InvalidTopicName))?;
+        let topic = crate::error::topic_name(topic)?;
         let kind = OutKind::Publish(qos);
         let (token, _) = self.enqueue(kind, qos != QoS::AtMostOnce, |id| {
             let qos = match (qos, id) {
@@ -2328,8 +2327,7 @@ fn encode_connect<S: Store>(config: &Config<'_>, s: &Settings, store: &mut S) ->
                 return Err(Error::NotInVersion);
             }
             Some(mqtt_proto::Will {
-                topic: TopicName::new(w.topic)
-                    .map_err(|_| Error::Encode(mqtt_proto::EncodeError::InvalidTopicName))?,
+                topic: crate::error::topic_name(w.topic)?,
                 payload: w.payload,
                 qos: w.qos,
                 retain: w.retain,

@@ -150,6 +150,51 @@ fn qos_0_1_2_round_trip_through_own_subscription() {
     });
 }
 
+/// [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-3.3.2-2] A topic filter or name given as a string
+/// that breaks the rules is refused before anything is sent (`Rejected(Encode(...))`),
+/// and the connection carries on: a valid subscribe and publish still work after it.
+#[test]
+fn mqtt_4_7_1_2_invalid_filters_and_names_are_refused_before_sending() {
+    use mqtt_proto::EncodeError;
+    if !need_broker() {
+        return;
+    }
+    let m = Mosquitto::start();
+    rt().block_on(async {
+        for v in VERSIONS {
+            let (c, mut ev) = connect(opts(&m.url(), &format!("bad-{v:?}"), v));
+            connected(&c).await;
+            for filter in ["a/#/b", "a+", "", "$share//x"] {
+                assert_eq!(
+                    c.subscribe(filter, QoS::AtLeastOnce).await.unwrap_err(),
+                    Error::Rejected(mqtt_session::Error::Encode(EncodeError::InvalidTopicFilter)),
+                    "{filter:?}"
+                );
+                assert_eq!(
+                    c.unsubscribe(vec![filter.to_owned()]).await.unwrap_err(),
+                    Error::Rejected(mqtt_session::Error::Encode(EncodeError::InvalidTopicFilter)),
+                    "{filter:?}"
+                );
+            }
+            for name in ["a/+", "#", ""] {
+                assert_eq!(
+                    c.publish(name, "x", QoS::AtLeastOnce, false)
+                        .await
+                        .unwrap_err(),
+                    Error::Rejected(mqtt_session::Error::Encode(EncodeError::InvalidTopicName)),
+                    "{name:?}"
+                );
+            }
+            c.subscribe("ok/#", QoS::AtLeastOnce).await.unwrap();
+            c.publish("ok/1", "fine", QoS::AtLeastOnce, false)
+                .await
+                .unwrap();
+            assert_eq!(next_message(&mut ev, T).await.payload(), &b"fine"[..]);
+            c.disconnect(T).await.unwrap();
+        }
+    });
+}
+
 /// Writes are batched: a burst of publishes leaves in a few large writes, not one system
 /// call per packet (rumqttc 0.25 makes one writev per publish). 10,000 QoS 0 publishes
 /// must average at least 8 packets per write, 2,000 pipelined QoS 1 publishes at least 3;

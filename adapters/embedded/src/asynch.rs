@@ -156,7 +156,7 @@ where
     pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<Token, mqtt_session::Error> {
         let now = self.clock.now();
         let sub = Subscription {
-            filter: crate::topic_filter(filter)?,
+            filter: mqtt_session::topic_filter(filter)?,
             options: mqtt_proto::SubscriptionOptions::new(qos),
         };
         self.session.subscribe(now, &[sub], &[])

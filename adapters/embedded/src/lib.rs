@@ -55,12 +55,3 @@ pub use time::{Clock, Timer};
 
 pub use mqtt_proto;
 pub use mqtt_session;
-
-/// `filter` checked into a [`mqtt_proto::TopicFilter`]; an invalid one is the session's
-/// `Encode(InvalidTopicFilter)`, as every adapter reports it.
-pub(crate) fn topic_filter(
-    filter: &str,
-) -> Result<mqtt_proto::TopicFilter<'_>, mqtt_session::Error> {
-    mqtt_proto::TopicFilter::new(filter)
-        .map_err(|_| mqtt_session::Error::Encode(mqtt_proto::EncodeError::InvalidTopicFilter))
-}

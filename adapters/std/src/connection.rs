@@ -629,7 +629,7 @@ impl Connection {
     pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<Token, mqtt_session::Error> {
         self.subscribe_with(
             &[Subscription {
-                filter: mqtt_transport::topic_filters([filter])?[0],
+                filter: mqtt_session::topic_filter(filter)?,
                 options: SubscriptionOptions::new(qos),
             }],
             &[],

@@ -1,6 +1,6 @@
 //! The session as the host adapters instantiate it, and how they build it from [`Options`].
 
-use mqtt_proto::{EncodeError, TopicFilter};
+use mqtt_proto::TopicFilter;
 use mqtt_session::{Heap, Session, VecStore};
 
 use crate::file_store::FileStore;
@@ -117,10 +117,7 @@ pub fn topic_filters<'a>(
 ) -> Result<Vec<TopicFilter<'a>>, mqtt_session::Error> {
     filters
         .into_iter()
-        .map(|f| {
-            TopicFilter::new(f)
-                .map_err(|_| mqtt_session::Error::Encode(EncodeError::InvalidTopicFilter))
-        })
+        .map(mqtt_session::topic_filter)
         .collect()
 }
 
