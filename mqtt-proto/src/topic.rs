@@ -253,12 +253,21 @@ pub(crate) fn read_filter<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError
     let bytes = r.binary()?;
     let s = r.as_str(bytes)?;
     if bytes.is_empty() || bytes.starts_with(b"$share/") || filter_bytes_bad(bytes) {
-        if has_nul(bytes) {
-            return Err(DecodeError::NullCharacter);
-        }
-        check_filter_shape(s, scan(bytes)).map_err(|_| DecodeError::InvalidTopicFilter)?;
+        read_filter_slow(s)?;
     }
     Ok(s)
+}
+
+/// [`read_filter`]'s general path (shared filters, and every error), out of line so
+/// that the loop over a list's filters stays small.
+#[cold]
+#[inline(never)]
+fn read_filter_slow(s: &str) -> Result<(), DecodeError> {
+    let bytes = s.as_bytes();
+    if has_nul(bytes) {
+        return Err(DecodeError::NullCharacter);
+    }
+    check_filter_shape(s, scan(bytes)).map_err(|_| DecodeError::InvalidTopicFilter)
 }
 
 /// The filter rules beyond UTF-8, length and NUL, given the string's scan: a filter with
