@@ -315,6 +315,31 @@ impl VecStore {
     /// Moves the live records to the front of the arena (skipping index `skip`, whose bytes
     /// are being replaced), in the order they sit there, so nothing is overwritten.
     fn compact(&mut self, skip: Option<usize>) {
+        // Records appended in key order sit in the arena in index order: compact them in
+        // that order, with no list to allocate and sort.
+        let mut last = 0;
+        let in_order = self.records.iter().enumerate().all(|(i, r)| {
+            let ok = Some(i) == skip || r.start >= last;
+            if Some(i) != skip {
+                last = r.start + r.len;
+            }
+            ok
+        });
+        if in_order {
+            let mut to = 0;
+            for (i, r) in self.records.iter_mut().enumerate() {
+                if Some(i) == skip {
+                    continue;
+                }
+                if r.start != to {
+                    self.bytes.copy_within(r.start..r.start + r.len, to);
+                    r.start = to;
+                }
+                to += r.len;
+            }
+            self.end = to;
+            return;
+        }
         let mut order: alloc::vec::Vec<(usize, usize)> = self
             .records
             .iter()

@@ -54,6 +54,40 @@ proptest! {
     }
 }
 
+/// A stream as a connection makes it: after the CONNECT, operations stored under increasing keys and
+/// completed oldest first (sometimes newest first, or replaced), so the arena's records
+/// stay in key order (the compaction that needs no sorting) with now and then one out of
+/// order.
+fn stream(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec((0u8..10, 1usize..max_len, any::<u8>()), 0..300).prop_map(|steps| {
+        let (mut next, mut oldest) = (0u32, 0u32);
+        // The CONNECT is kept in front of the operations, as a session keeps it.
+        let mut ops = vec![Op::Put(Key::Connect, 30, 0)];
+        for (what, n, b) in steps {
+            match what {
+                0..=4 => {
+                    ops.push(Op::Put(Key::Out(next), n, b));
+                    next += 1;
+                }
+                5..=7 if oldest < next => {
+                    ops.push(Op::Remove(Key::Out(oldest)));
+                    oldest += 1;
+                }
+                8 if next > oldest => ops.push(Op::Put(Key::Out(next - 1), n, b)),
+                _ => ops.push(Op::Remove(Key::Out(next.saturating_sub(1)))),
+            }
+        }
+        ops
+    })
+}
+
+proptest! {
+    #[test]
+    fn vec_store_stream_matches_a_sorted_map(ops in stream(700)) {
+        run(8_000, ops)?;
+    }
+}
+
 fn run(max: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     {
         let mut store = VecStore::new(max);
