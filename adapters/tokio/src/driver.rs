@@ -178,6 +178,10 @@ pub(crate) struct Driver {
     max_incoming_packet: usize,
     tcp_nodelay: bool,
     follow_redirects: bool,
+    /// The broker completed one of our operations (PUBACK, PUBCOMP, SUBACK, UNSUBACK,
+    /// CONNACK) and nothing was written since: what it sends next may wait for our ACK
+    /// (see [`Conn::ack_now`]).
+    ack_owed: bool,
     /// The TLS settings and the rustls configuration built from them, when a broker
     /// uses TLS (shared with each connection attempt).
     tls: Option<(Arc<mqtt_transport::TlsOptions>, Arc<rustls::ClientConfig>)>,
@@ -222,6 +226,7 @@ impl Driver {
             },
             max_incoming_packet: options.max_incoming_packet,
             tcp_nodelay: options.tcp_nodelay,
+            ack_owed: false,
             follow_redirects: options.follow_redirects,
             tls: tls_config.map(|c| (Arc::new(options.tls), c)),
             batch: Batch::default(),
@@ -274,6 +279,8 @@ impl Driver {
             self.drain(now);
             if self.wlen > 0 {
                 if let Some(conn) = self.conn.as_mut() {
+                    // The ACK of what was read rides on this data.
+                    self.ack_owed = false;
                     let r = conn.write_all(&self.wbuf[..self.wlen]).await;
                     trace!(bytes = self.wlen, "wrote");
                     self.shared.0.wrote(self.wlen);
@@ -339,6 +346,18 @@ impl Driver {
             if self.conn.is_some() && !self.holding() {
                 // A packet larger than the buffer so far: make room (up to the maximum).
                 mqtt_transport::grow_rx(&mut self.session, self.max_incoming_packet);
+            }
+            // The broker completed an operation of ours and we answered nothing: ACK
+            // now rather than after the kernel's delayed-ACK timer. A broker whose sockets
+            // keep Nagle's algorithm (mosquitto by default) holds the packet it sends right
+            // behind (a PUBACK then the PUBLISH to our own subscription, a SUBACK then the
+            // retained messages) until that ACK: 40 ms, every time on a current-thread
+            // runtime. Only then: after other reads the ACK rides on our next write or the
+            // kernel's own timing, and an immediate one cost round trips ~8 us.
+            if std::mem::take(&mut self.ack_owed)
+                && let Some(conn) = &self.conn
+            {
+                conn.ack_now();
             }
             let wake = self
                 .wait(&mut connecting, &mut sleep, armed.is_some())
@@ -762,6 +781,7 @@ impl Driver {
                 self.want_open = false;
             }
             Owned::Connected { session_present } => {
+                self.ack_owed = true;
                 let broker = self
                     .current
                     .clone()
@@ -808,6 +828,7 @@ impl Driver {
                 self.deliver(Event::Message { message, ack });
             }
             Owned::Published { token, reason_code } => {
+                self.ack_owed = true;
                 if let Some(Reply::Publish(slot)) = self.replies.remove(&token) {
                     let res = if reason_code.is_error() {
                         Err(Error::Refused(reason_code))
@@ -818,6 +839,7 @@ impl Driver {
                 }
             }
             Owned::Codes { token, codes } => {
+                self.ack_owed = true;
                 if let Some(Reply::Codes(r)) = self.replies.remove(&token) {
                     let _ = r.send(Ok(codes));
                 } else {

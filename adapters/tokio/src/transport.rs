@@ -88,6 +88,31 @@ impl Conn {
         }
     }
 
+    /// The TCP socket under the stream (`MaybeTlsStream` is non-exhaustive: a kind this
+    /// crate never builds has none).
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Conn::Tcp(s) => Some(s),
+            Conn::Tls(s) => Some(s.get_ref().0),
+            Conn::Ws { ws, .. } => match ws.get_ref() {
+                MaybeTlsStream::Rustls(s) => Some(s.get_ref().0),
+                MaybeTlsStream::Plain(s) => Some(s),
+                _ => None,
+            },
+        }
+    }
+
+    /// Sends the ACK of what was read at once (Linux `TCP_QUICKACK`) instead of after the
+    /// delayed-ACK timer (up to 40 ms), for when the driver read and has nothing to
+    /// answer: a broker that keeps Nagle's algorithm on its sockets waits for that ACK
+    /// before sending its next small packet. Best effort: elsewhere, or on error, nothing.
+    pub(crate) fn ack_now(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(tcp) = self.tcp() {
+            let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+        }
+    }
+
     /// Reads into `buf`; 0 means the peer closed. A poll, not an `async fn`: the driver's
     /// task holds no read future while it waits (72 bytes of it, on every connection).
     /// Nothing is lost when the caller stops polling before `Ready`.
