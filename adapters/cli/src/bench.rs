@@ -2,7 +2,8 @@
 //! - throughput (default): N publishers and M subscribers on one topic; message size,
 //!   QoS, rate, count or duration; the payload carries the send time, so subscribers
 //!   measure latency;
-//! - `--roundtrip`: one client publishes to its own subscription, one message at a time;
+//! - `--roundtrip`: one client publishes to its own subscription, one message at a time
+//!   (the process runs a current-thread runtime for it; the other modes two workers);
 //! - `--idle N`: N idle connections; resident memory per connection, and how many
 //!   connected.
 //!
@@ -64,9 +65,10 @@ pub struct BenchArgs {
     /// Topic.
     #[arg(short = 't', long, default_value = "bench/t")]
     topic: String,
-    /// Round-trip mode: publish to our own subscription, one at a time.
+    /// Round-trip mode: publish to our own subscription, one at a time (on a
+    /// current-thread runtime: no cross-thread wake-up between the client and its driver).
     #[arg(long)]
-    roundtrip: bool,
+    pub(crate) roundtrip: bool,
     /// Idle mode: open this many connections and measure memory.
     #[arg(long)]
     idle: Option<u32>,

@@ -478,6 +478,47 @@ fn demo_exits_zero() {
     assert!(out.contains("nothing lost"), "{out}");
 }
 
+/// `mqttc bench --roundtrip` (on its current-thread runtime) completes every round trip at
+/// QoS 0, 1 and 2 and reports the percentiles; 200 of them in well under the 10 s a
+/// delayed-ACK stall (44 ms each) would add up to.
+#[test]
+fn bench_roundtrip_all_qos() {
+    if !mosquitto::installed() {
+        return;
+    }
+    let m = Mosquitto::start();
+    let port = m.port.to_string();
+    for q in ["0", "1", "2"] {
+        let t = std::time::Instant::now();
+        let o = mqttc(&[
+            "bench",
+            "--quiet",
+            "-p",
+            &port,
+            "-V",
+            "311",
+            "--roundtrip",
+            "-n",
+            "200",
+            "-q",
+            q,
+        ]);
+        assert!(o.status.success(), "mqttc bench failed: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let result = out
+            .lines()
+            .find(|l| l.starts_with("RESULT"))
+            .expect("RESULT line");
+        assert!(result.contains("rtt_n=200 "), "QoS {q}: {result}");
+        assert!(result.contains("p99_us="), "QoS {q}: {result}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "QoS {q}: 200 round trips took {:?}",
+            t.elapsed()
+        );
+    }
+}
+
 /// `mqttc bench` with a publisher and a subscriber in one process: every message arrives,
 /// latency is measured from the stamps; with `--no-latency` the same run carries no stamp
 /// and says so instead of printing zeros.
