@@ -105,6 +105,11 @@ pub const CLIENT_TOPICS: [&str; 8] = [
 pub const SERVER_TOPICS: [&str; 6] = ["a", "a/b", "a/b/c", "b/c", "x/y/z", "$SYS/up"];
 /// Filters for subscribe/unsubscribe (the last two are invalid).
 pub const FILTERS: [&str; 8] = ["a/#", "+/b", "a/b", "#", "a/+/c", "$share/g/a", "", "a/#/b"];
+
+/// Whether the bit mask `filters` picks one of the invalid [`FILTERS`] (the last two).
+fn invalid_filter_chosen(filters: u8) -> bool {
+    filters & 0b1100_0000 != 0
+}
 /// Transmit buffer sizes selectable by [`Op::SetChunk`] and the setup (tiny ones split
 /// control packets and make stored packets report `Err(required)`).
 pub const CHUNKS: [usize; 16] = [
@@ -1242,15 +1247,19 @@ impl Driver {
                 RetainHandling::SendAtSubscribe,
             ][usize::from((opts >> 4) & 3)],
         };
-        let subs: Vec<Subscription<'_>> = FILTERS
+        let Ok(subs) = FILTERS
             .iter()
             .enumerate()
             .filter(|(i, _)| filters & (1 << i) != 0)
-            .map(|(_, f)| Subscription {
-                filter: TopicFilter::new(f).expect("FILTERS are valid"),
-                options,
+            .map(|(_, f)| {
+                mqtt_session::topic_filter(f).map(|filter| Subscription { filter, options })
             })
-            .collect();
+            .collect::<Result<Vec<Subscription<'_>>, _>>()
+        else {
+            // An invalid filter cannot become a `TopicFilter`: refused before the session.
+            assert!(invalid_filter_chosen(filters), "a valid filter was refused");
+            return;
+        };
         let mut p = Vec::new();
         if props & 1 != 0 {
             p.push(Property::SubscriptionIdentifier(u32::from(props >> 2) + 1));
@@ -1268,12 +1277,17 @@ impl Driver {
     }
 
     fn cmd_unsubscribe(&mut self, filters: u8, props: u8, ops: &[Op]) {
-        let list: Vec<TopicFilter<'_>> = FILTERS
+        let Ok(list) = FILTERS
             .iter()
             .enumerate()
             .filter(|(i, _)| filters & (1 << i) != 0)
-            .map(|(_, f)| TopicFilter::new(f).expect("FILTERS are valid"))
-            .collect();
+            .map(|(_, f)| mqtt_session::topic_filter(f))
+            .collect::<Result<Vec<TopicFilter<'_>>, _>>()
+        else {
+            // An invalid filter cannot become a `TopicFilter`: refused before the session.
+            assert!(invalid_filter_chosen(filters), "a valid filter was refused");
+            return;
+        };
         let p: Vec<Property<'_>> = if props & 1 != 0 {
             vec![Property::UserProperty("k", "v")]
         } else {
