@@ -556,17 +556,8 @@ impl Connection {
                 reply,
             } => (self.publish(&topic, &payload, qos, retain), reply),
             Command::Subscribe { filters, reply } => {
-                let subs = mqtt_transport::topic_filters(filters.iter().map(|(f, _)| f.as_str()))
-                    .map(|fs| {
-                        fs.into_iter()
-                            .zip(&filters)
-                            .map(|(filter, (_, o))| Subscription {
-                                filter,
-                                options: *o,
-                            })
-                            .collect::<Vec<_>>()
-                    });
-                let result = subs.and_then(|subs| self.subscribe_with(&subs, &[]));
+                let result = mqtt_transport::subscriptions(&filters)
+                    .and_then(|subs| self.subscribe_with(&subs, &[]));
                 (result.map(Some), reply)
             }
             Command::Unsubscribe { filters, reply } => {

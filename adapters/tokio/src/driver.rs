@@ -30,7 +30,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use mqtt_proto::{Property, ReasonCode, Subscription};
+use mqtt_proto::{Property, ReasonCode};
 use mqtt_session::{ConnState, Event as SessionEvent, Token};
 use mqtt_transport::{BrokerUrl, Clock, HostSession, Message, Options, Secret};
 use tokio::sync::{mpsc, oneshot};
@@ -903,21 +903,13 @@ impl Driver {
                 subscription_id,
                 reply,
             } => {
-                let subs: Vec<Subscription<'_>> =
-                    match mqtt_transport::topic_filters(filters.iter().map(|(f, _)| f.as_str())) {
-                        Ok(fs) => fs
-                            .into_iter()
-                            .zip(&filters)
-                            .map(|(filter, (_, o))| Subscription {
-                                filter,
-                                options: *o,
-                            })
-                            .collect(),
-                        Err(e) => {
-                            let _ = reply.send(Err(Error::Rejected(e)));
-                            return None;
-                        }
-                    };
+                let subs = match mqtt_transport::subscriptions(&filters) {
+                    Ok(subs) => subs,
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Rejected(e)));
+                        return None;
+                    }
+                };
                 let props: Vec<Property<'_>> = subscription_id
                     .map(Property::SubscriptionIdentifier)
                     .into_iter()

@@ -18,7 +18,7 @@ pub use message::Message;
 pub use options::{Options, Secret, StoreOptions, WillOptions};
 pub use session::{
     HostSession, INBOX, OUTBOX, OpenError, RX_BURST, RX_INITIAL, grow_rx, open_session,
-    rx_after_read, shrink_rx, topic_filters,
+    rx_after_read, shrink_rx, subscriptions, topic_filters,
 };
 pub use store::HostStore;
 pub use tls::{Roots, TlsError, TlsOptions};

@@ -1,6 +1,6 @@
 //! The session as the host adapters instantiate it, and how they build it from [`Options`].
 
-use mqtt_proto::TopicFilter;
+use mqtt_proto::{Subscription, SubscriptionOptions, TopicFilter};
 use mqtt_session::{Heap, Session, VecStore};
 
 use crate::file_store::FileStore;
@@ -118,6 +118,22 @@ pub fn topic_filters<'a>(
     filters
         .into_iter()
         .map(mqtt_session::topic_filter)
+        .collect()
+}
+
+/// Filters with their options, as the application gave them, checked into
+/// [`Subscription`]s for the session (see [`topic_filters`]).
+pub fn subscriptions(
+    filters: &[(String, SubscriptionOptions)],
+) -> Result<Vec<Subscription<'_>>, mqtt_session::Error> {
+    filters
+        .iter()
+        .map(|(f, options)| {
+            mqtt_session::topic_filter(f).map(|filter| Subscription {
+                filter,
+                options: *options,
+            })
+        })
         .collect()
 }
 
