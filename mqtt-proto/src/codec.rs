@@ -461,7 +461,7 @@ impl<'a> Writer<'a> {
 /// stores instead of a `memcpy` call.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
-fn copy(dst: &mut [u8], src: &[u8]) {
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
     macro_rules! overlapping {
         ($n:literal) => {
             if let (Some(a), Some(b), Some(da)) = (
@@ -477,20 +477,28 @@ fn copy(dst: &mut [u8], src: &[u8]) {
             }
         };
     }
-    match src.len() {
-        0 => {}
-        1 => {
-            if let (Some(d), Some(s)) = (dst.first_mut(), src.first()) {
-                *d = *s;
-            }
+    // Longest first, halving: a topic or a small payload is sorted in two or three
+    // comparisons, not a walk up from the shortest class.
+    let n = src.len();
+    if n >= 16 {
+        if n <= 32 {
+            overlapping!(16);
+        } else if n <= 64 && cfg!(not(target_os = "none")) {
+            // Small payloads too, off bare metal (where code size counts more than a call).
+            overlapping!(32);
+        } else {
+            dst.copy_from_slice(src);
         }
-        2..=3 => overlapping!(2),
-        4..=7 => overlapping!(4),
-        8..=15 => overlapping!(8),
-        16..=32 => overlapping!(16),
-        // Small payloads too, off bare metal (where code size counts more than a call).
-        33..=64 if cfg!(not(target_os = "none")) => overlapping!(32),
-        _ => dst.copy_from_slice(src),
+    } else if n >= 4 {
+        if n >= 8 {
+            overlapping!(8);
+        } else {
+            overlapping!(4);
+        }
+    } else if n >= 2 {
+        overlapping!(2);
+    } else if let (Some(d), Some(s)) = (dst.first_mut(), src.first()) {
+        *d = *s;
     }
 }
 

@@ -161,11 +161,17 @@ impl<'a, T: Item<'a>> List<'a, T> {
         }
     }
 
-    #[inline]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) {
         match self.repr {
             Repr::Wire { bytes, version } if version == v => s.put_slice(bytes),
-            Repr::Slice(items) => items.iter().for_each(|i| i.write(s, v)),
+            // A plain loop: `for_each` was outlined with the writer behind a pointer.
+            Repr::Slice(items) => {
+                for i in items {
+                    i.write(s, v);
+                }
+            }
             Repr::Wire { .. } => self.iter().for_each(|i| i.write(s, v)),
         }
     }

@@ -397,6 +397,9 @@ impl<'a> Property<'a> {
     #[cfg_attr(target_os = "none", inline)]
     fn checked_len(&self) -> Result<usize, EncodeError> {
         use Property::*;
+        // Every variant here, with its range check, so that a property costs one dispatch
+        // (the catch-all arm through `check_value` and `value_len` cost three).
+        let bad = || Err(EncodeError::InvalidPropertyValue(self.id() as u8));
         match *self {
             ContentType(s)
             | AssignedClientIdentifier(s)
@@ -407,11 +410,26 @@ impl<'a> Property<'a> {
             UserProperty(k, v) => check_str(k)
                 .and_then(|()| check_str(v))
                 .map(|()| 5 + k.len() + v.len()),
-            MessageExpiryInterval(_)
-            | SessionExpiryInterval(_)
-            | WillDelayInterval(_)
-            | MaximumPacketSize(1..) => Ok(5),
-            _ => self.check_value().map(|()| 1 + self.value_len()),
+            MessageExpiryInterval(_) | SessionExpiryInterval(_) | WillDelayInterval(_) => Ok(5),
+            MaximumPacketSize(0) => bad(),
+            MaximumPacketSize(_) => Ok(5),
+            ReceiveMaximum(0) | TopicAlias(0) => bad(),
+            ServerKeepAlive(_) | ReceiveMaximum(_) | TopicAliasMaximum(_) | TopicAlias(_) => Ok(3),
+            MaximumQoS(QoS::ExactlyOnce) => bad(),
+            PayloadFormatIndicator(_)
+            | RequestProblemInformation(_)
+            | RequestResponseInformation(_)
+            | MaximumQoS(_)
+            | RetainAvailable(_)
+            | WildcardSubscriptionAvailable(_)
+            | SubscriptionIdentifierAvailable(_)
+            | SharedSubscriptionAvailable(_) => Ok(2),
+            SubscriptionIdentifier(v) if v == 0 || v > varint::MAX => bad(),
+            SubscriptionIdentifier(v) => Ok(1 + varint::len(v)),
+            ResponseTopic(t) => crate::topic::validate_topic_name(t)
+                .map(|()| 3 + t.len())
+                .map_err(|_| EncodeError::InvalidTopicName),
+            CorrelationData(b) | AuthenticationData(b) => check_binary(b).map(|()| 3 + b.len()),
         }
     }
 
@@ -646,7 +664,8 @@ impl<'a> Properties<'a> {
 
     /// Checks the caller's properties for `ctx` and measures them in the same walk:
     /// returns the bytes of the properties without the length prefix.
-    #[inline]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn checked_len(&self, ctx: PropertyContext) -> Result<usize, EncodeError> {
         if self.is_empty() {
             return Ok(0);

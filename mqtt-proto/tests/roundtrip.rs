@@ -64,6 +64,58 @@ fn roundtrip_pingreq_pingresp_all_versions() {
     }
 }
 
+/// PUBLISH has an encoder of its own for 3.1.1 (one 5-byte header store, no writer): at
+/// each size where the remaining length grows a byte (127/128, 16,383/16,384,
+/// 2,097,151/2,097,152), at every QoS, and in 5.0 (the general writer) alike, the bytes
+/// decode back equal, `encoded_len` agrees, and a buffer one byte short is refused.
+#[test]
+fn mqtt_1_5_5_publish_encodes_at_every_remaining_length_boundary() {
+    use mqtt_proto::{EncodeError, Packet, PacketId, Properties, Publish, QosPid, TopicName};
+    let payload = vec![0x5Au8; 2_097_152];
+    let id = PacketId::new(7).expect("non-zero");
+    for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        for qos in [
+            QosPid::AtMostOnce,
+            QosPid::AtLeastOnce(id),
+            QosPid::ExactlyOnce(id),
+        ] {
+            // topic "a/b": 2 + 3 bytes, the packet id 2 more, the 5.0 property length 1.
+            let fixed = 5 + usize::from(qos != QosPid::AtMostOnce) * 2 + usize::from(v.is_v5());
+            for body in [127usize, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+                let p = Packet::Publish(Publish {
+                    dup: qos != QosPid::AtMostOnce,
+                    qos,
+                    retain: true,
+                    topic: TopicName::new("a/b").expect("valid"),
+                    properties: Properties::empty(),
+                    payload: &payload[..body - fixed],
+                });
+                let len = p.encoded_len(v).expect("valid");
+                let header = 1 + match body {
+                    0..=127 => 1,
+                    128..=16_383 => 2,
+                    16_384..=2_097_151 => 3,
+                    _ => 4,
+                };
+                assert_eq!(len, header + body, "{v:?} {qos:?} {body}");
+                let mut buf = vec![0u8; len];
+                assert_eq!(
+                    p.encode(v, &mut buf[..len - 1]),
+                    Err(EncodeError::BufferTooSmall { required: len })
+                );
+                assert_eq!(p.encode(v, &mut buf), Ok(len));
+                match Decoder::new(v).decode(&buf) {
+                    Ok(Decoded::Packet { packet, consumed }) => {
+                        assert_eq!(packet, p, "{v:?} {qos:?} {body}");
+                        assert_eq!(consumed, len);
+                    }
+                    other => panic!("{v:?} {qos:?} {body}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
 fn versioned_stream() -> impl Strategy<Value = (ProtocolVersion, Vec<Model>)> {
     prop_oneof![Just(V4), Just(V5)]
         .prop_flat_map(|v| (Just(v), prop::collection::vec(any_packet(v), 1..6)))

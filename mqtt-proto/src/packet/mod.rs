@@ -348,6 +348,16 @@ impl<'a> Packet<'a> {
         if let Packet::Publish(p) = self {
             return p.encode_slice(version, buf);
         }
+        self.encode_other(version, buf)
+    }
+
+    /// [`Packet::encode`] of every packet but PUBLISH: out of line, so that the PUBLISH
+    /// path's frame holds only what it uses.
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    fn encode_other(&self, version: ProtocolVersion, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if let Packet::Connect(c) = self {
+            return c.encode_slice(version, buf);
+        }
         let mut sz = Sizes::default();
         let body = self.checked_body_len(version, &mut sz)?;
         let required = 1 + varint::len(body as u32) + body;

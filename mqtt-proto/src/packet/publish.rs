@@ -166,6 +166,70 @@ impl<'a> Publish<'a> {
         v: ProtocolVersion,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
+        if v.is_v5() || !self.properties.is_empty() {
+            return self.encode_slice_general(v, buf);
+        }
+        if self.dup && self.qos == QosPid::AtMostOnce {
+            return Err(EncodeError::DupWithQoS0); // [MQTT-3.3.1-2]
+        }
+        // 3.1.1 has no Topic Alias; a non-empty name was checked where it was made.
+        let topic = self.topic.as_bytes();
+        if topic.is_empty() {
+            return Err(EncodeError::InvalidTopicName);
+        }
+        let id = self.qos.packet_id();
+        // The topic is at most 65,535 bytes (`TopicName`), so this cannot overflow.
+        let head = 2 + topic.len() + if id.is_some() { 2 } else { 0 };
+        let body = head.saturating_add(self.payload.len());
+        if body > varint::MAX as usize {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let (word, n) = if body < 128 {
+            (body as u32, 1)
+        } else {
+            varint::encode_word(body as u32)
+        };
+        let required = 1 + n + body;
+        let Some(out) = buf.get_mut(..required) else {
+            return Err(EncodeError::BufferTooSmall { required });
+        };
+        // The fixed header as one 5-byte store (the packet is at least 5 bytes: a
+        // non-empty topic); the bytes past the remaining length are overwritten below.
+        let [a, b, c, d] = word.to_le_bytes();
+        if let Some(h) = out.first_chunk_mut::<5>() {
+            *h = [(PacketType::Publish as u8) << 4 | self.flags(), a, b, c, d];
+        }
+        let Some((len, rest)) = out
+            .get_mut(1 + n..)
+            .and_then(|r| r.split_first_chunk_mut::<2>())
+        else {
+            return Ok(required);
+        };
+        *len = (topic.len() as u16).to_be_bytes();
+        let Some((name, mut rest)) = rest.split_at_mut_checked(topic.len()) else {
+            return Ok(required);
+        };
+        crate::codec::copy(name, topic);
+        if let Some(id) = id {
+            let Some((pid, r)) = rest.split_first_chunk_mut::<2>() else {
+                return Ok(required);
+            };
+            *pid = id.get().to_be_bytes();
+            rest = r;
+        }
+        if rest.len() == self.payload.len() {
+            crate::codec::copy(rest, self.payload);
+        }
+        Ok(required)
+    }
+
+    /// [`Publish::encode_slice`] with properties, or for 5.0: through the [`Writer`].
+    #[inline(never)]
+    fn encode_slice_general(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
         let mut sz = super::Sizes::default();
         let body = self.check_len(v, &mut sz)?;
         if body > varint::MAX as usize {
