@@ -536,6 +536,10 @@ impl Sink for Writer<'_> {
     /// byte array read back wider than it was written (a store-forwarding stall).
     #[inline]
     fn put_varint(&mut self, v: u32) {
+        // Most lengths (property blocks, small packets) take one byte.
+        if v < 0x80 {
+            return self.put_u8(v as u8);
+        }
         let (word, n) = varint::encode_word(v);
         let [a, b, c, d] = word.to_le_bytes();
         let Some(dst) = self.buf.get_mut(self.pos..self.pos + n) else {

@@ -355,8 +355,10 @@ impl<'a> Packet<'a> {
     /// path's frame holds only what it uses.
     #[cfg_attr(not(target_os = "none"), inline(never))]
     fn encode_other(&self, version: ProtocolVersion, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        if let Packet::Connect(c) = self {
-            return c.encode_slice(version, buf);
+        match self {
+            Packet::Connect(c) => return c.encode_slice(version, buf),
+            Packet::Subscribe(p) => return p.encode_slice(version, buf),
+            _ => {}
         }
         let mut sz = Sizes::default();
         let body = self.checked_body_len(version, &mut sz)?;

@@ -166,7 +166,8 @@ impl<'a> Publish<'a> {
         v: ProtocolVersion,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        if v.is_v5() || !self.properties.is_empty() {
+        // On bare metal the one general path, where flash counts more than nanoseconds.
+        if v.is_v5() || !self.properties.is_empty() || cfg!(target_os = "none") {
             return self.encode_slice_general(v, buf);
         }
         if self.dup && self.qos == QosPid::AtMostOnce {
@@ -224,7 +225,8 @@ impl<'a> Publish<'a> {
     }
 
     /// [`Publish::encode_slice`] with properties, or for 5.0: through the [`Writer`].
-    #[inline(never)]
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    #[cfg_attr(target_os = "none", inline)]
     fn encode_slice_general(
         &self,
         v: ProtocolVersion,

@@ -176,6 +176,33 @@ impl<'a> Subscribe<'a> {
         })
     }
 
+    /// `Packet::encode` of this SUBSCRIBE: the same checks, the same bytes, with the
+    /// writer in registers (through `Packet::write` it lived in memory).
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    pub(crate) fn encode_slice(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let mut sz = super::Sizes::default();
+        let body = self.check_len(v, &mut sz)?;
+        if body > crate::varint::MAX as usize {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let required = 1 + crate::varint::len(body as u32) + body;
+        if buf.len() < required {
+            return Err(EncodeError::BufferTooSmall { required });
+        }
+        let t = super::PacketType::Subscribe;
+        let mut w = crate::codec::Writer::new(buf);
+        w.put_u8((t as u8) << 4 | t.fixed_flags());
+        w.put_varint(body as u32);
+        self.write(&mut w, v, &sz);
+        Ok(required)
+    }
+
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn check_len(
         &self,
         v: ProtocolVersion,
@@ -190,6 +217,8 @@ impl<'a> Subscribe<'a> {
         Ok(2 + filters + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u16(self.packet_id.get());
         if v.is_v5() {
