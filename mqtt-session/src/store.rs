@@ -306,10 +306,16 @@ impl VecStore {
     fn find(&self, key: Key) -> Result<usize, usize> {
         // Most lookups are for the newest or the oldest operation: check the back first.
         match self.records.back() {
-            Some(last) if last.key < key => Err(self.records.len()),
-            Some(last) if last.key == key => Ok(self.records.len() - 1),
-            _ => self.records.binary_search_by(|r| r.key.cmp(&key)),
+            Some(last) if last.key < key => return Err(self.records.len()),
+            Some(last) if last.key == key => return Ok(self.records.len() - 1),
+            _ => {}
         }
+        // The oldest operation (the one acknowledged or sent next) sits at the front,
+        // behind at most the CONNECT and an assigned client id, which sort first.
+        if let Some(i) = self.records.iter().take(3).position(|r| r.key == key) {
+            return Ok(i);
+        }
+        self.records.binary_search_by(|r| r.key.cmp(&key))
     }
 
     /// Moves the live records to the front of the arena (skipping index `skip`, whose bytes
