@@ -312,8 +312,12 @@ impl VecStore {
         }
         // The oldest operation (the one acknowledged or sent next) sits at the front,
         // behind at most the CONNECT and an assigned client id, which sort first.
-        if let Some(i) = self.records.iter().take(3).position(|r| r.key == key) {
-            return Ok(i);
+        for i in 0..3 {
+            match self.records.get(i) {
+                Some(r) if r.key == key => return Ok(i),
+                Some(_) => {}
+                None => break,
+            }
         }
         self.records.binary_search_by(|r| r.key.cmp(&key))
     }
