@@ -69,6 +69,10 @@ pub struct Connection {
     redirect: Option<Vec<BrokerUrl>>,
     /// Built once when a broker of the list uses TLS (shares rustls's resumption cache).
     tls_config: Option<Arc<rustls::ClientConfig>>,
+    /// The broker completed one of our operations (CONNACK, PUBACK, PUBCOMP, SUBACK,
+    /// UNSUBACK) and nothing was written since: what it sends next may wait for our ACK
+    /// (see [`Stream::ack_now`]).
+    ack_owed: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -136,6 +140,7 @@ impl Client {
             restored,
             redirect: None,
             tls_config,
+            ack_owed: false,
         };
         let now = conn.now();
         conn.session.connect(now);
@@ -226,6 +231,15 @@ impl Connection {
                     self.after_read(r);
                     continue;
                 }
+            }
+            // The broker completed an operation of ours and we answered nothing: ACK now
+            // rather than after the kernel's delayed-ACK timer. A broker whose sockets keep
+            // Nagle's algorithm (mosquitto by default) holds the packet right behind (a
+            // PUBACK then the PUBLISH to our own subscription) until that ACK: up to 40 ms.
+            if std::mem::take(&mut self.ack_owed)
+                && let Some(stream) = &self.stream
+            {
+                stream.ack_now();
             }
             let socket = self.stream.as_ref().map(Stream::socket);
             match self.waiter.wait(socket, deadline, !self.clients_gone) {
@@ -413,6 +427,8 @@ impl Connection {
             return;
         };
         let bytes = self.tx.get(..len).unwrap_or_default();
+        // Our ACK rides on this write.
+        self.ack_owed = false;
         match stream.write_all(bytes) {
             Ok(()) => trace!(bytes = len, "wrote"),
             Err(e) => {
@@ -475,6 +491,15 @@ impl Connection {
 
     /// Completes the matching [`crate::Request`], then queues the event.
     fn deliver(&mut self, ev: Event) {
+        if matches!(
+            ev,
+            Event::Connected { .. }
+                | Event::Published { .. }
+                | Event::Subscribed { .. }
+                | Event::Unsubscribed { .. }
+        ) {
+            self.ack_owed = true;
+        }
         let done = match &ev {
             Event::Published { token, reason_code } => Some((
                 *token,
