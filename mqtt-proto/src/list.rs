@@ -22,6 +22,9 @@ pub(crate) mod sealed {
         /// Items are mostly text: a received list is checked for UTF-8 in one call
         /// before its items are read (see `Reader::new_text`).
         const TEXT: bool = false;
+        /// A received list of these can exist in this build. `false` lets a build
+        /// compile the reading of received lists away (properties without 5.0).
+        const RECEIVED: bool = true;
         fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError>;
         fn wire_len(&self, v: ProtocolVersion) -> usize;
         fn check(&self, v: ProtocolVersion) -> Result<(), EncodeError>;
@@ -234,7 +237,10 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
     fn next(&mut self) -> Option<T> {
         match self {
             // Validated at decode time; an error here cannot happen and ends the walk.
-            Iter::Wire(r, v) => (!r.is_empty()).then(|| T::read(r, *v).ok()).flatten(),
+            Iter::Wire(r, v) if T::RECEIVED => {
+                (!r.is_empty()).then(|| T::read(r, *v).ok()).flatten()
+            }
+            Iter::Wire(..) => None,
             Iter::Slice(it) => it.next().copied(),
         }
     }

@@ -458,6 +458,8 @@ impl<'a> Property<'a> {
 }
 
 impl<'a> ItemImpl<'a> for Property<'a> {
+    // Only 5.0 packets carry properties.
+    const RECEIVED: bool = cfg!(feature = "v5");
     // Inlined into the block's loop: a 40-byte `Result<Property>` returned through memory
     // and read back in other pieces stalled on store forwarding.
     #[cfg_attr(not(target_os = "none"), inline(always))]

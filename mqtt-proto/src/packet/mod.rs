@@ -270,7 +270,10 @@ impl<'a> Packet<'a> {
             PacketType::PingReq => Packet::PingReq,
             PacketType::PingResp => Packet::PingResp,
             PacketType::Disconnect => Packet::Disconnect(Disconnect::read(&mut r, v)?),
-            PacketType::Auth => Packet::Auth(Auth::read(&mut r)?),
+            PacketType::Auth if v.is_v5() => Packet::Auth(Auth::read(&mut r)?),
+            // `from_first_byte` already refused it; said again so that a build without
+            // 5.0 carries no AUTH decoder.
+            PacketType::Auth => return Err(DecodeError::InvalidPacketType(15)),
         };
         r.finish()?;
         Ok(p)
