@@ -669,7 +669,9 @@ impl<'a> Properties<'a> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn checked_len(&self, ctx: PropertyContext) -> Result<usize, EncodeError> {
-        if self.is_empty() {
+        // Without 5.0 every caller has refused a non-empty list already (`NotInVersion`),
+        // so a 3.1.1-only build carries no property checks.
+        if self.is_empty() || !cfg!(feature = "v5") {
             return Ok(0);
         }
         let mut seen = 0u64;
