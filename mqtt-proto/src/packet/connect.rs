@@ -2,11 +2,10 @@
 
 use core::fmt;
 
-use crate::codec::{Reader, Sink, Writer, check_binary, check_str};
+use crate::codec::{Reader, Sink, check_binary, check_str};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
 use crate::topic::{TopicName, name_ok};
-use crate::varint;
 use crate::version::{ProtocolVersion, QoS};
 
 /// A will message: published by the server if the connection ends without DISCONNECT.
@@ -292,20 +291,12 @@ impl<'a> Connect<'a> {
         v: ProtocolVersion,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        let mut sz = super::Sizes::default();
-        let body = self.check_len(v, &mut sz)?;
-        if body > varint::MAX as usize {
-            return Err(EncodeError::PacketTooLarge);
-        }
-        let required = 1 + varint::len(body as u32) + body;
-        if buf.len() < required {
-            return Err(EncodeError::BufferTooSmall { required });
-        }
-        let mut w = Writer::new(buf);
-        w.put_u8((super::PacketType::Connect as u8) << 4);
-        w.put_varint(body as u32);
-        self.write(&mut w, &sz);
-        Ok(required)
+        super::encode_framed(
+            buf,
+            (super::PacketType::Connect as u8) << 4,
+            |sz| self.check_len(v, sz),
+            |w, sz| self.write(w, sz),
+        )
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]

@@ -414,6 +414,33 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// The frame every `encode_slice` shares: `check` validates the packet and gives its body
+/// length, an undersized `buf` is refused naming the size required, then the fixed header
+/// and `write`'s body go through a writer local to the caller, so it stays in registers.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+pub(crate) fn encode_framed(
+    buf: &mut [u8],
+    first_byte: u8,
+    check: impl FnOnce(&mut Sizes) -> Result<usize, EncodeError>,
+    write: impl FnOnce(&mut Writer<'_>, &Sizes),
+) -> Result<usize, EncodeError> {
+    let mut sz = Sizes::default();
+    let body = check(&mut sz)?;
+    if body > varint::MAX as usize {
+        return Err(EncodeError::PacketTooLarge);
+    }
+    let required = 1 + varint::len(body as u32) + body;
+    if buf.len() < required {
+        return Err(EncodeError::BufferTooSmall { required });
+    }
+    let mut w = Writer::new(buf);
+    w.put_u8(first_byte);
+    w.put_varint(body as u32);
+    write(&mut w, &sz);
+    Ok(required)
+}
+
 /// Lengths measured while checking a packet, reused when writing it so that no
 /// property list is walked twice.
 #[derive(Clone, Copy, Debug, Default)]

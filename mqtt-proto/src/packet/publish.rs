@@ -1,7 +1,7 @@
 //! PUBLISH (MQTT 5.0 §3.3, 3.1.1 §3.3): an application message, in either direction.
 
 use super::{Decoded, Packet, PacketType};
-use crate::codec::{Reader, Sink, Writer, scan};
+use crate::codec::{Reader, Sink, scan};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
 use crate::topic::TopicName;
@@ -224,7 +224,8 @@ impl<'a> Publish<'a> {
         Ok(required)
     }
 
-    /// [`Publish::encode_slice`] with properties, or for 5.0: through the [`Writer`].
+    /// [`Publish::encode_slice`] with properties, or for 5.0: through the writer
+    /// (`encode_framed`).
     #[cfg_attr(not(target_os = "none"), inline(never))]
     #[cfg_attr(target_os = "none", inline)]
     fn encode_slice_general(
@@ -232,20 +233,12 @@ impl<'a> Publish<'a> {
         v: ProtocolVersion,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        let mut sz = super::Sizes::default();
-        let body = self.check_len(v, &mut sz)?;
-        if body > varint::MAX as usize {
-            return Err(EncodeError::PacketTooLarge);
-        }
-        let required = 1 + varint::len(body as u32) + body;
-        if buf.len() < required {
-            return Err(EncodeError::BufferTooSmall { required });
-        }
-        let mut w = Writer::new(buf);
-        w.put_u8((PacketType::Publish as u8) << 4 | self.flags());
-        w.put_varint(body as u32);
-        self.write(&mut w, v, &sz);
-        Ok(required)
+        super::encode_framed(
+            buf,
+            (PacketType::Publish as u8) << 4 | self.flags(),
+            |sz| self.check_len(v, sz),
+            |w, sz| self.write(w, v, sz),
+        )
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]

@@ -184,21 +184,13 @@ impl<'a> Subscribe<'a> {
         v: ProtocolVersion,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        let mut sz = super::Sizes::default();
-        let body = self.check_len(v, &mut sz)?;
-        if body > crate::varint::MAX as usize {
-            return Err(EncodeError::PacketTooLarge);
-        }
-        let required = 1 + crate::varint::len(body as u32) + body;
-        if buf.len() < required {
-            return Err(EncodeError::BufferTooSmall { required });
-        }
         let t = super::PacketType::Subscribe;
-        let mut w = crate::codec::Writer::new(buf);
-        w.put_u8((t as u8) << 4 | t.fixed_flags());
-        w.put_varint(body as u32);
-        self.write(&mut w, v, &sz);
-        Ok(required)
+        super::encode_framed(
+            buf,
+            (t as u8) << 4 | t.fixed_flags(),
+            |sz| self.check_len(v, sz),
+            |w, sz| self.write(w, v, sz),
+        )
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]
