@@ -194,33 +194,38 @@ impl<'a> Publish<'a> {
         let Some(out) = buf.get_mut(..required) else {
             return Err(EncodeError::BufferTooSmall { required });
         };
+        // Every split below fits by the arithmetic above; should one not, the result is
+        // an error, never bytes left unwritten.
+        let short = Err(EncodeError::BufferTooSmall { required });
         // The fixed header as one 5-byte store (the packet is at least 5 bytes: a
         // non-empty topic); the bytes past the remaining length are overwritten below.
         let [a, b, c, d] = word.to_le_bytes();
-        if let Some(h) = out.first_chunk_mut::<5>() {
-            *h = [(PacketType::Publish as u8) << 4 | self.flags(), a, b, c, d];
-        }
+        let Some(h) = out.first_chunk_mut::<5>() else {
+            return short;
+        };
+        *h = [(PacketType::Publish as u8) << 4 | self.flags(), a, b, c, d];
         let Some((len, rest)) = out
             .get_mut(1 + n..)
             .and_then(|r| r.split_first_chunk_mut::<2>())
         else {
-            return Ok(required);
+            return short;
         };
         *len = (topic.len() as u16).to_be_bytes();
         let Some((name, mut rest)) = rest.split_at_mut_checked(topic.len()) else {
-            return Ok(required);
+            return short;
         };
         crate::codec::copy(name, topic);
         if let Some(id) = id {
             let Some((pid, r)) = rest.split_first_chunk_mut::<2>() else {
-                return Ok(required);
+                return short;
             };
             *pid = id.get().to_be_bytes();
             rest = r;
         }
-        if rest.len() == self.payload.len() {
-            crate::codec::copy(rest, self.payload);
+        if rest.len() != self.payload.len() {
+            return short;
         }
+        crate::codec::copy(rest, self.payload);
         Ok(required)
     }
 
