@@ -438,6 +438,7 @@ pub(crate) fn encode_framed(
     w.put_u8(first_byte);
     w.put_varint(body as u32);
     write(&mut w, &sz);
+    debug_assert_eq!(w.position(), required);
     Ok(required)
 }
 
