@@ -391,14 +391,14 @@ impl<'a> Property<'a> {
         }
     }
 
-    /// [`Property::check_value`], then the bytes of the property (identifier and value),
-    /// in one match.
+    /// Range checks for a value the caller wants to send, and the bytes of the property
+    /// (identifier and value), in one match: the one place those rules live.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
     fn checked_len(&self) -> Result<usize, EncodeError> {
         use Property::*;
         // Every variant here, with its range check, so that a property costs one dispatch
-        // (the catch-all arm through `check_value` and `value_len` cost three).
+        // (a catch-all arm through a separate range check and `value_len` cost three).
         let bad = || Err(EncodeError::InvalidPropertyValue(self.id() as u8));
         match *self {
             ContentType(s)
@@ -430,29 +430,6 @@ impl<'a> Property<'a> {
                 .map(|()| 3 + t.len())
                 .map_err(|_| EncodeError::InvalidTopicName),
             CorrelationData(b) | AuthenticationData(b) => check_binary(b).map(|()| 3 + b.len()),
-        }
-    }
-
-    /// Range checks for a value the caller wants to send.
-    fn check_value(&self) -> Result<(), EncodeError> {
-        use Property::*;
-        let bad = Err(EncodeError::InvalidPropertyValue(self.id() as u8));
-        match *self {
-            SubscriptionIdentifier(v) if v == 0 || v > varint::MAX => bad,
-            ReceiveMaximum(0) | TopicAlias(0) | MaximumPacketSize(0) => bad,
-            MaximumQoS(QoS::ExactlyOnce) => bad,
-            ResponseTopic(t) => {
-                crate::topic::validate_topic_name(t).map_err(|_| EncodeError::InvalidTopicName)
-            }
-            ContentType(s)
-            | AssignedClientIdentifier(s)
-            | AuthenticationMethod(s)
-            | ResponseInformation(s)
-            | ServerReference(s)
-            | ReasonString(s) => check_str(s),
-            CorrelationData(b) | AuthenticationData(b) => check_binary(b),
-            UserProperty(k, v) => check_str(k).and_then(|()| check_str(v)),
-            _ => Ok(()),
         }
     }
 }
@@ -533,7 +510,7 @@ impl<'a> ItemImpl<'a> for Property<'a> {
     }
 
     fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
-        self.check_value()
+        self.checked_len().map(drop)
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]

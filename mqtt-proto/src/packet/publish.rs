@@ -170,21 +170,13 @@ impl<'a> Publish<'a> {
         if v.is_v5() || !self.properties.is_empty() || cfg!(target_os = "none") {
             return self.encode_slice_general(v, buf);
         }
-        if self.dup && self.qos == QosPid::AtMostOnce {
-            return Err(EncodeError::DupWithQoS0); // [MQTT-3.3.1-2]
-        }
-        // 3.1.1 has no Topic Alias; a non-empty name was checked where it was made.
-        let topic = self.topic.as_bytes();
-        if topic.is_empty() {
-            return Err(EncodeError::InvalidTopicName);
-        }
-        let id = self.qos.packet_id();
-        // The topic is at most 65,535 bytes (`TopicName`), so this cannot overflow.
-        let head = 2 + topic.len() + if id.is_some() { 2 } else { 0 };
-        let body = head.saturating_add(self.payload.len());
+        // The same checks and length as every other path.
+        let body = self.check_len(v, &mut super::Sizes::default())?;
         if body > varint::MAX as usize {
             return Err(EncodeError::PacketTooLarge);
         }
+        let topic = self.topic.as_bytes();
+        let id = self.qos.packet_id();
         let (word, n) = if body < 128 {
             (body as u32, 1)
         } else {
