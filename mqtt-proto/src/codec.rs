@@ -55,6 +55,19 @@ impl<'a> Reader<'a> {
         core::mem::take(&mut self.buf)
     }
 
+    /// The next `n` bytes as a reader of their own, with a UTF-8 region (see
+    /// [`Reader::new_text`]): cut from this reader's region when that covers them (no
+    /// second `from_utf8` over bytes checked already), else checked now.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
+    pub fn take_text(&mut self, n: usize) -> Result<Reader<'a>, DecodeError> {
+        let buf = self.take(n)?;
+        Ok(Reader {
+            buf,
+            text: self.as_str(buf).unwrap_or_default(),
+        })
+    }
+
     #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         match self.buf.split_at_checked(n) {

@@ -73,10 +73,21 @@ impl<'a, T: Item<'a>> List<'a, T> {
     }
 
     /// Reads every item of `bytes` to validate them, then keeps the bytes as a view.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn from_wire(
         bytes: &'a [u8],
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
+        Self::validate_wire(bytes, version)?;
+        Ok(Self::wire_unchecked(bytes, version))
+    }
+
+    /// [`List::from_wire`]'s walk over the items. Out of line and returning only the
+    /// verdict (in registers): the list itself is built by the caller, in place, not
+    /// returned through memory and copied on (a store-forwarding stall per level).
+    #[inline(never)]
+    fn validate_wire(bytes: &'a [u8], version: ProtocolVersion) -> Result<(), DecodeError> {
         let mut r = if T::TEXT {
             Reader::new_text(bytes)
         } else {
@@ -85,7 +96,7 @@ impl<'a, T: Item<'a>> List<'a, T> {
         while !r.is_empty() {
             T::read(&mut r, version)?;
         }
-        Ok(Self::wire_unchecked(bytes, version))
+        Ok(())
     }
 
     /// A view of bytes that were validated already.

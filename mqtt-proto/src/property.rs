@@ -621,8 +621,8 @@ impl<'a> Properties<'a> {
         ctx: PropertyContext,
     ) -> Result<Self, DecodeError> {
         let len = r.varint()?;
-        let bytes = r.take(len as usize)?;
-        let mut inner = Reader::new_text(bytes);
+        let mut inner = r.take_text(len as usize)?;
+        let bytes = inner.clone().rest();
         let mut seen = 0u64;
         while !inner.is_empty() {
             let p = Property::read(&mut inner, PROPERTY_VERSION)?;

@@ -199,6 +199,8 @@ const CLEAN_START: u8 = 0x02;
 const RESERVED: u8 = 0x01;
 
 impl<'a> Connect<'a> {
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         // The usual names are valid strings as they stand; any other goes through the
         // string checks first, so its error is the same.
@@ -210,7 +212,13 @@ impl<'a> Connect<'a> {
             _ => r.string()?.as_bytes(),
         };
         let protocol = ProtocolVersion::from_level(r.u8()?)?;
-        if name != protocol.protocol_name().as_bytes() {
+        // Compared as patterns, not through `protocol_name()`: a `memcmp` call.
+        let name_matches = match name {
+            b"MQTT" => protocol != ProtocolVersion::V3_1,
+            b"MQIsdp" => protocol == ProtocolVersion::V3_1,
+            _ => false,
+        };
+        if !name_matches {
             return Err(DecodeError::InvalidProtocolName);
         }
         let flags = r.u8()?;

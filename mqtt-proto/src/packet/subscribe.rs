@@ -158,6 +158,8 @@ pub struct Subscribe<'a> {
 }
 
 impl<'a> Subscribe<'a> {
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = super::read_packet_id(r)?;
         let properties = if v.is_v5() {

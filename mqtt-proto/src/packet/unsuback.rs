@@ -21,6 +21,8 @@ pub struct UnsubAck<'a> {
 }
 
 impl<'a> UnsubAck<'a> {
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn read(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = super::read_packet_id(r)?;
         if !v.is_v5() {
