@@ -189,11 +189,11 @@ fn filter_bytes_bad_with(b: &[u8], vectors: bool) -> bool {
         // Lane-wise byte masks, values (not a buffer updated in place, which the
         // compiler kept on the stack), reduced once at the end: SIMD compares.
         let block = |x: &[u8; 16], y: &[u8; 16]| -> [u8; 16] {
-            let mut out = [0u8; 16];
-            for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-                *o = u8::from(pair_bad(x, y));
+            let (mut x, y) = (*x, *y);
+            for (x, y) in x.iter_mut().zip(y) {
+                *x = u8::from(pair_bad(*x, y));
             }
-            out
+            x
         };
         let or = |mut a: [u8; 16], b: [u8; 16]| -> [u8; 16] {
             for (a, b) in a.iter_mut().zip(b) {
