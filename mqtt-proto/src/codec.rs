@@ -382,6 +382,20 @@ pub fn scan(bytes: &[u8]) -> Scan {
     }
 }
 
+/// Whether `bytes` holds a NUL or a wildcard: [`scan`] with one answer, one predicate a
+/// byte, inlined (the PUBLISH topic, which takes neither); a caller that finds one asks
+/// [`has_nul`] which.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+pub(crate) fn nul_or_wildcard(bytes: &[u8]) -> bool {
+    if let Some(found) = blocks16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
+        return found;
+    }
+    let mut bad = 0u64;
+    for_each_word(bytes, |_, w| bad |= has_zero_byte(w) | has_wildcard(w));
+    bad != 0
+}
+
 /// Whether `bytes` holds a NUL, eight (or sixteen) bytes at a time.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]

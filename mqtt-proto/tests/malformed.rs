@@ -316,6 +316,42 @@ fn mqtt_3_3_2_2_wildcard_in_publish_topic_is_refused() {
     );
 }
 
+/// [MQTT-3.3.2-2] [MQTT-1.5.4-2] A wildcard or a U+0000 at any position of a PUBLISH topic
+/// name of any length (1 to 40 bytes: the word-at-a-time path, the 16-byte blocks and
+/// their overlapping last block) is refused with its own error; the same name without it
+/// decodes.
+#[test]
+fn mqtt_3_3_2_2_wildcard_or_nul_anywhere_in_publish_topic_is_refused() {
+    for len in 1..=40 {
+        for at in 0..len {
+            for (bad, want) in [
+                (b'+', DecodeError::InvalidTopicName),
+                (b'#', DecodeError::InvalidTopicName),
+                (0, DecodeError::NullCharacter),
+            ] {
+                let mut topic = vec![b'a'; len];
+                topic[at] = bad;
+                let mut v4 = lp(&topic);
+                v4.extend_from_slice(b"x");
+                let mut v5 = lp(&topic);
+                v5.push(0x00);
+                both(&frame(0x30, &v4), &frame(0x30, &v5), want);
+            }
+        }
+        let good = frame(0x30, &lp(&vec![b'a'; len]));
+        assert!(
+            matches!(
+                Decoder::new(V4).decode(&good),
+                Ok(Decoded::Packet {
+                    packet: Packet::Publish(_),
+                    ..
+                })
+            ),
+            "{len}"
+        );
+    }
+}
+
 /// [MQTT-4.7.3-1] An empty PUBLISH topic name is refused (5.0: unless a Topic Alias stands
 /// in for it).
 #[test]

@@ -1,7 +1,7 @@
 //! PUBLISH (MQTT 5.0 §3.3, 3.1.1 §3.3): an application message, in either direction.
 
 use super::{Decoded, Packet, PacketType};
-use crate::codec::{Reader, Sink, scan};
+use crate::codec::{Reader, Sink, has_nul, nul_or_wildcard};
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Properties, PropertyContext};
 use crate::topic::TopicName;
@@ -66,12 +66,11 @@ impl<'a> Publish<'a> {
         let Ok(topic) = core::str::from_utf8(name) else {
             return Err(DecodeError::InvalidUtf8);
         };
-        // One pass for NUL and wildcards together.
-        let found = scan(name);
-        if found.nul {
-            return Err(DecodeError::NullCharacter);
-        }
-        if found.wildcard {
+        // One pass for NUL and wildcards together; which of them, only on failure.
+        if nul_or_wildcard(name) {
+            if has_nul(name) {
+                return Err(DecodeError::NullCharacter);
+            }
             return Err(DecodeError::InvalidTopicName); // [MQTT-3.3.2-2]
         }
         let (qos, rest) = match qos {
