@@ -145,6 +145,24 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether the bytes just read (they end at the current position) lie inside the
+    /// UTF-8 region on character boundaries, so are UTF-8 themselves: [`Reader::as_str`]'s
+    /// test without making the `&str`, for a caller that only validates.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
+    pub fn in_text(&self, bytes: &[u8]) -> bool {
+        let text = self.text.as_bytes();
+        let Some(end) = text.len().checked_sub(self.buf.len()) else {
+            return false;
+        };
+        let Some(start) = end.checked_sub(bytes.len()) else {
+            return false;
+        };
+        // Inside valid UTF-8, a boundary is any index not at a continuation byte.
+        let boundary = |i: usize| text.get(i).is_none_or(|&b| (b as i8) >= -0x40);
+        boundary(start) && boundary(end)
+    }
+
     /// The bytes just read as a `&str`, from the UTF-8 region when they lie inside it
     /// (they end at the current position), else through `from_utf8`.
     #[cfg_attr(not(target_os = "none"), inline(always))]

@@ -1159,6 +1159,106 @@ fn mqtt_3_8_3_5_v5_subscription_options_reserved_bits_are_malformed() {
     }
 }
 
+/// [MQTT-3-8.3-4] [MQTT-3.8.3-5] [MQTT-3.8.3-4] Every options byte, in both versions, in
+/// the middle of a list whose filters are plain, shared, non-ASCII, wildcarded or longer
+/// than 32 bytes: the decoder's verdict is the one the rules give (an independent
+/// statement of them here), and a decoded list reads back the same filters and options.
+#[test]
+fn mqtt_3_8_3_5_every_options_byte_in_a_list_gets_the_rule_verdict() {
+    let filters = [
+        "a/b",
+        "$share/g/a/+",
+        "caf\u{e9}/+/\u{1F600}/#",
+        "sensors/+/+/humidity/and/a/long/tail",
+        "+",
+    ];
+    for v in [V4, V5] {
+        for at in 0..filters.len() {
+            for b in 0..=255u8 {
+                let shared = filters[at].starts_with("$share/");
+                let valid = if v.is_v5() {
+                    b & 0xc0 == 0
+                        && b & 0x03 != 0x03
+                        && b & 0x30 != 0x30
+                        && !(b & 0x04 != 0 && shared)
+                } else {
+                    b <= 2
+                };
+                let mut body = vec![0x00, 0x07];
+                if v.is_v5() {
+                    body.push(0x00);
+                }
+                for (i, f) in filters.iter().enumerate() {
+                    body.extend(lp(f.as_bytes()));
+                    body.push(if i == at { b } else { 0x01 });
+                }
+                let bytes = frame(0x82, &body);
+                if !valid {
+                    assert_eq!(
+                        decode_err(v, &bytes),
+                        DecodeError::InvalidSubscriptionOptions,
+                        "{v:?} {at} {b:#04x}"
+                    );
+                    continue;
+                }
+                let Packet::Subscribe(sub) = decode_ok(v, &bytes) else {
+                    panic!("not a SUBSCRIBE");
+                };
+                let got: Vec<_> = sub.filters.iter().collect();
+                assert_eq!(got.len(), filters.len());
+                for (i, s) in got.iter().enumerate() {
+                    assert_eq!(s.filter.as_str(), filters[i]);
+                    let o = s.options;
+                    let byte = o.qos as u8
+                        | u8::from(o.no_local) << 2
+                        | u8::from(o.retain_as_published) << 3
+                        | (o.retain_handling as u8) << 4;
+                    assert_eq!(byte, if i == at { b } else { 0x01 }, "{v:?} {at} {b:#04x}");
+                }
+            }
+        }
+    }
+}
+
+/// [MQTT-1.5.3-1] A filter that is not UTF-8 anywhere in a SUBSCRIBE list is refused, whether
+/// the list's other filters are ASCII or not.
+#[test]
+fn mqtt_1_5_3_1_invalid_utf8_filter_anywhere_in_a_list_is_refused() {
+    let good: [&[u8]; 3] = [b"a/b", "caf\u{e9}/+".as_bytes(), b"x/#"];
+    for at in 0..=good.len() {
+        let mut body = vec![0x00, 0x07];
+        for (i, f) in good.iter().enumerate() {
+            if i == at {
+                body.extend(lp(&[b'a', 0xC3]));
+                body.push(0x00);
+            }
+            body.extend(lp(f));
+            body.push(0x00);
+        }
+        if at == good.len() {
+            body.extend(lp(&[0xE9, b'/', b'a']));
+            body.push(0x00);
+        }
+        assert_eq!(
+            decode_err(V4, &frame(0x82, &body)),
+            DecodeError::InvalidUtf8,
+            "{at}"
+        );
+    }
+    // A filter that starts inside a character of a list that is UTF-8 as a whole: its
+    // length 0x00C3 and its first byte 0xA9 read together as "\u{e9}".
+    let mut filter = vec![0xA9];
+    filter.extend(std::iter::repeat_n(b'a', 0xC3 - 1));
+    let mut body = vec![0x00, 0x07];
+    body.extend(lp(&filter));
+    body.push(0x00);
+    assert!(std::str::from_utf8(&body[2..]).is_ok());
+    assert_eq!(
+        decode_err(V4, &frame(0x82, &body)),
+        DecodeError::InvalidUtf8
+    );
+}
+
 /// [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error: refused when
 /// received and never sent.
 #[test]
