@@ -145,22 +145,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Whether the bytes just read (they end at the current position) lie inside the
-    /// UTF-8 region on character boundaries, so are UTF-8 themselves: [`Reader::as_str`]'s
-    /// test without making the `&str`, for a caller that only validates.
+    /// Whether the `n` bytes just read lie inside the UTF-8 region (character boundaries
+    /// not checked: the caller knows them from the bytes around).
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
-    pub fn in_text(&self, bytes: &[u8]) -> bool {
-        let text = self.text.as_bytes();
-        let Some(end) = text.len().checked_sub(self.buf.len()) else {
-            return false;
-        };
-        let Some(start) = end.checked_sub(bytes.len()) else {
-            return false;
-        };
-        // Inside valid UTF-8, a boundary is any index not at a continuation byte.
-        let boundary = |i: usize| text.get(i).is_none_or(|&b| (b as i8) >= -0x40);
-        boundary(start) && boundary(end)
+    pub fn text_covers(&self, n: usize) -> bool {
+        self.text.len() >= self.buf.len() + n
     }
 
     /// The bytes just read as a `&str`, from the UTF-8 region when they lie inside it

@@ -4,7 +4,7 @@ use crate::codec::{Reader, Sink};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::property::{Properties, PropertyContext};
-use crate::topic::{TopicFilter, plain_filter_ok, read_filter};
+use crate::topic::{TopicFilter, filter_bytes_bad, read_filter};
 use crate::version::{PacketId, ProtocolVersion, QoS};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -81,6 +81,7 @@ impl SubscriptionOptions {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 fn options_plain_ok(b: u8, v: ProtocolVersion) -> bool {
+    // Every byte accepted here is below 0x40: ASCII, so a character boundary.
     if v.is_v5() {
         b & 0xc4 == 0 && b & 0b11 != 0b11 && b & 0x30 != 0x30
     } else {
@@ -112,17 +113,22 @@ impl<'a> ItemImpl<'a> for Subscription<'a> {
         Ok(Subscription { filter, options })
     }
 
-    /// The usual subscription in a few tests: a plain filter (not shared, one branch-free
-    /// pass) inside the list's UTF-8 region, and an options byte valid for `v` without No
-    /// Local (so the filter does not matter to it). Anything else, `read` again from the
-    /// start, for its exact error.
+    /// The usual subscription in a few tests: a filter inside the list's UTF-8 region that
+    /// starts on a character boundary (its first byte is no continuation byte) and ends on
+    /// one (a valid options byte is ASCII), does not start with `$` (shared and `$SYS`
+    /// filters take the general path), and passes the branch-free NUL and wildcard pass;
+    /// and an options byte valid for `v` without No Local (so the filter does not matter
+    /// to it). Anything else, `read` again from the start, for its exact error.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
     fn skip(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<(), DecodeError> {
         let start = r.clone();
         if let Ok(filter) = r.binary()
-            && r.in_text(filter)
-            && plain_filter_ok(filter)
+            && let [first, ..] = *filter
+            && (first as i8) >= -0x40
+            && first != b'$'
+            && r.text_covers(filter.len())
+            && !filter_bytes_bad(filter)
             && let Ok(b) = r.u8()
             && options_plain_ok(b, v)
         {
