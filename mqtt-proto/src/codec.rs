@@ -423,6 +423,25 @@ pub fn has_nul(bytes: &[u8]) -> bool {
     nul != 0
 }
 
+/// Whether `bytes` holds a NUL or a byte above 0x7f: `false` means a valid UTF-8 string
+/// without U+0000 (ASCII), decided without `from_utf8` (see [`has_nul`] for the shape).
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+pub(crate) fn nul_or_non_ascii(bytes: &[u8]) -> bool {
+    if let Some(found) = ends16(bytes, |b| b.wrapping_sub(1) > 0x7e) {
+        return found;
+    }
+    let word = |w: u64| has_zero_byte(w) | (w & HI);
+    if bytes.len() <= 16
+        && let (Some(a), Some(b)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>())
+    {
+        return word(u64::from_le_bytes(*a)) | word(u64::from_le_bytes(*b)) != 0;
+    }
+    let mut bad = 0u64;
+    for_each_word(bytes, |_, w| bad |= word(w));
+    bad != 0
+}
+
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]

@@ -15,7 +15,7 @@ const PROPERTY_VERSION: ProtocolVersion = ProtocolVersion::V5;
 #[cfg(not(feature = "v5"))]
 const PROPERTY_VERSION: ProtocolVersion = ProtocolVersion::V3_1_1;
 
-use crate::codec::{Reader, Sink, check_binary, check_str};
+use crate::codec::{Reader, Sink, check_binary, check_str, nul_or_non_ascii};
 use crate::error::{DecodeError, EncodeError};
 use crate::list::{List, sealed::ItemImpl};
 use crate::varint;
@@ -585,6 +585,70 @@ fn check_placement(
     Ok(())
 }
 
+/// Reads every property of a block for its verdict: the first error, or a block valid
+/// for `ctx` (placement, duplicates, the authentication pair).
+fn check_each(mut inner: Reader<'_>, ctx: PropertyContext) -> Result<(), DecodeError> {
+    let mut seen = 0u64;
+    while !inner.is_empty() {
+        let p = Property::read(&mut inner, PROPERTY_VERSION)?;
+        check_placement(&mut seen, p.id(), ctx)?;
+    }
+    check_auth_pair(seen).map_err(|id| DecodeError::MissingProperty(id as u8))
+}
+
+/// Whether a property block whose strings are ASCII is valid for `ctx`, decided in one
+/// walk that builds no [`Property`] and calls no `from_utf8`: an ASCII string is UTF-8,
+/// so it needs only its NUL check, in the same pass. `false` says nothing but "read it
+/// again" ([`Properties::read_inline`] does, for the exact error); the same rules as
+/// [`Property::read`] with [`check_placement`] and [`check_auth_pair`], so a block
+/// accepted here is one the full read accepts.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+fn quick_accept(bytes: &[u8], ctx: PropertyContext) -> bool {
+    use PropertyId::*;
+    /// An ASCII string without NUL: valid, with no `from_utf8`.
+    fn plain(r: &mut Reader<'_>) -> bool {
+        r.binary().is_ok_and(|b| !nul_or_non_ascii(b))
+    }
+    let mut r = Reader::new(bytes);
+    let mut seen = 0u64;
+    // Every identifier is below 0x80: a one-byte variable byte integer.
+    while let Ok(raw) = r.u8() {
+        let Some(id) = PropertyId::from_u8(raw) else {
+            return false;
+        };
+        let ok = match id {
+            PayloadFormatIndicator
+            | RequestProblemInformation
+            | RequestResponseInformation
+            | MaximumQoS
+            | RetainAvailable
+            | WildcardSubscriptionAvailable
+            | SubscriptionIdentifierAvailable
+            | SharedSubscriptionAvailable => r.u8().is_ok_and(|b| b <= 1),
+            MessageExpiryInterval | SessionExpiryInterval | WillDelayInterval => r.u32().is_ok(),
+            MaximumPacketSize => r.u32().is_ok_and(|v| v != 0),
+            ServerKeepAlive | TopicAliasMaximum => r.u16().is_ok(),
+            ReceiveMaximum | TopicAlias => r.u16().is_ok_and(|v| v != 0),
+            SubscriptionIdentifier => r.varint().is_ok_and(|v| v != 0),
+            CorrelationData | AuthenticationData => r.binary().is_ok(),
+            ContentType
+            | AssignedClientIdentifier
+            | AuthenticationMethod
+            | ResponseInformation
+            | ServerReference
+            | ReasonString => plain(&mut r),
+            UserProperty => plain(&mut r) && plain(&mut r),
+            // Rare, and its topic rules live in one place: the full read.
+            ResponseTopic => false,
+        };
+        if !ok || check_placement(&mut seen, id, ctx).is_err() {
+            return false;
+        }
+    }
+    check_auth_pair(seen).is_ok()
+}
+
 /// Authentication Data without an Authentication Method is a Protocol Error
 /// (MQTT 5.0 §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3).
 fn check_auth_pair(seen: u64) -> Result<(), PropertyId> {
@@ -620,15 +684,19 @@ impl<'a> Properties<'a> {
         r: &mut Reader<'a>,
         ctx: PropertyContext,
     ) -> Result<Self, DecodeError> {
-        let len = r.varint()?;
-        let mut inner = r.take_text(len as usize)?;
-        let bytes = inner.clone().rest();
-        let mut seen = 0u64;
-        while !inner.is_empty() {
-            let p = Property::read(&mut inner, PROPERTY_VERSION)?;
-            check_placement(&mut seen, p.id(), ctx)?;
+        let len = r.varint()? as usize;
+        // Most blocks are valid with ASCII strings: accepted in one walk that builds nothing.
+        let start = r.clone();
+        if let Ok(bytes) = r.take(len)
+            && quick_accept(bytes, ctx)
+        {
+            return Ok(Properties(List::wire_unchecked(bytes, PROPERTY_VERSION)));
         }
-        check_auth_pair(seen).map_err(|id| DecodeError::MissingProperty(id as u8))?;
+        // Anything else is read again, property by property, for its exact verdict.
+        *r = start;
+        let inner = r.take_text(len)?;
+        let bytes = inner.clone().rest();
+        check_each(inner, ctx)?;
         Ok(Properties(List::wire_unchecked(bytes, PROPERTY_VERSION)))
     }
 
@@ -789,4 +857,180 @@ getters! {
     subscription_identifier_available -> bool = SubscriptionIdentifierAvailable;
     /// Shared Subscription Available.
     shared_subscription_available -> bool = SharedSubscriptionAvailable;
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+    use std::{vec, vec::Vec};
+
+    const CONTEXTS: [PropertyContext; 11] = [
+        PropertyContext::Connect,
+        PropertyContext::Will,
+        PropertyContext::ConnAck,
+        PropertyContext::Publish,
+        PropertyContext::PubResponse,
+        PropertyContext::Subscribe,
+        PropertyContext::SubAck,
+        PropertyContext::Unsubscribe,
+        PropertyContext::UnsubAck,
+        PropertyContext::Disconnect,
+        PropertyContext::Auth,
+    ];
+
+    /// The verdict of the full read, property by property.
+    fn full_ok(bytes: &[u8], ctx: PropertyContext) -> bool {
+        check_each(Reader::new_text(bytes), ctx).is_ok()
+    }
+
+    /// Strings that are ASCII, empty, hold NUL or wildcards, are valid non-ASCII UTF-8
+    /// or not UTF-8 at all (a cut character, a lone continuation byte, a surrogate).
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"application/json".to_vec()),
+            Just(Vec::new()),
+            Just(b"a\0b".to_vec()),
+            Just("caf\u{e9}".as_bytes().to_vec()),
+            Just(vec![0xc3]),
+            Just(vec![0x80, b'a']),
+            Just(vec![0xed, 0xa0, 0x80]),
+            Just(vec![0xff; 9]),
+            Just(b"a/b/+".to_vec()),
+            Just(b"a/#".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..24),
+        ]
+    }
+
+    fn prefixed(t: Vec<u8>) -> Vec<u8> {
+        let mut v = (t.len() as u16).to_be_bytes().to_vec();
+        v.extend(t);
+        v
+    }
+
+    /// A value of the type property `id` takes, at its edges (0, 1, 2, the maximum;
+    /// variable byte integers too long or cut short).
+    fn typed_value(id: u8) -> BoxedStrategy<Vec<u8>> {
+        let byte = prop_oneof![Just(0u8), Just(1), Just(2), Just(0xff)].prop_map(|b| vec![b]);
+        let two =
+            prop_oneof![Just(0u16), Just(1), Just(u16::MAX)].prop_map(|v| v.to_be_bytes().to_vec());
+        let four =
+            prop_oneof![Just(0u32), Just(1), Just(u32::MAX)].prop_map(|v| v.to_be_bytes().to_vec());
+        match id {
+            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a => byte.boxed(),
+            0x13 | 0x21 | 0x22 | 0x23 => two.boxed(),
+            0x02 | 0x11 | 0x18 | 0x27 => four.boxed(),
+            0x0b => prop_oneof![
+                Just(vec![0x00]),
+                Just(vec![0x01]),
+                Just(vec![0x80, 0x01]),
+                Just(vec![0x80]),
+                Just(vec![0xff, 0xff, 0xff, 0xff, 0x01]),
+            ]
+            .boxed(),
+            0x09 | 0x16 => proptest::collection::vec(any::<u8>(), 0..12)
+                .prop_map(prefixed)
+                .boxed(),
+            0x26 => (text(), text())
+                .prop_map(|(k, v)| [prefixed(k), prefixed(v)].concat())
+                .boxed(),
+            _ => text().prop_map(prefixed).boxed(),
+        }
+    }
+
+    /// One property: mostly a known identifier with a value of its type, sometimes an
+    /// unknown or multi-byte identifier, or a value of another type.
+    fn property() -> impl Strategy<Value = Vec<u8>> {
+        let id = prop_oneof![
+            8 => proptest::sample::select(
+                (1u8..=0x2a).filter(|&b| PropertyId::from_u8(b).is_some()).collect::<Vec<_>>()
+            ),
+            1 => any::<u8>(),
+        ];
+        (id, any::<bool>(), any::<u8>()).prop_flat_map(|(id, typed, other)| {
+            let value = if typed || id > 0x2a {
+                typed_value(id)
+            } else {
+                typed_value(other % 0x2b)
+            };
+            prop_oneof![
+                12 => value.prop_map(move |v| [vec![id], v].concat()),
+                1 => Just(vec![0x83, 0x00]),
+            ]
+        })
+    }
+
+    /// [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-2.2.2-2]: the quick acceptance never takes a
+    /// block the full read refuses, in any packet's context, blocks cut short included;
+    /// and it takes a good share of the valid ones (else it could be dead code).
+    #[test]
+    fn mqtt_2_2_2_quick_acceptance_takes_no_block_the_full_read_refuses() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::{Config, TestRunner};
+        let block = (
+            proptest::collection::vec(property(), 0..5),
+            proptest::sample::select(CONTEXTS.to_vec()),
+            0usize..4,
+        );
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+            ),
+        );
+        let (mut quick, mut valid) = (0, 0);
+        for _ in 0..40_000 {
+            let (props, ctx, cut) = block.new_tree(&mut runner).unwrap().current();
+            let mut bytes = props.concat();
+            if cut == 0 {
+                bytes.pop();
+            }
+            let ok = full_ok(&bytes, ctx);
+            valid += usize::from(ok);
+            if quick_accept(&bytes, ctx) {
+                quick += 1;
+                assert!(ok, "{bytes:02x?} in {ctx:?}");
+            }
+        }
+        assert!(
+            valid > 4_000 && quick > valid / 3,
+            "{valid} valid, {quick} quick"
+        );
+    }
+
+    /// The usual blocks take the quick path (else it would be dead code that no
+    /// verdict test notices), including binary values with bytes above 0x7f.
+    #[test]
+    fn usual_property_blocks_take_the_quick_path() {
+        #[rustfmt::skip]
+        let publish: &[u8] = &[
+            0x02, 0, 0, 0x0e, 0x10, // message expiry 3600
+            0x26, 0, 6, b's', b'o', b'u', b'r', b'c', b'e', 0, 3, b'g', b'w', b'7',
+            0x03, 0, 4, b't', b'e', b'x', b't', // content type
+            0x09, 0, 3, 0xff, 0x00, 0x80, // correlation data
+            0x0b, 0x81, 0x01, // subscription identifier 129
+            0x01, 1, 0x23, 0, 7, // payload format, topic alias 7
+        ];
+        let connect: &[u8] = &[
+            0x11, 0xff, 0xff, 0xff, 0xff, 0x21, 0, 10, 0x27, 0, 1, 0, 0, 0x17, 0, 0x19, 1, 0x15, 0,
+            2, b'k', b'5', 0x16, 0, 2, 0xde, 0xad, 0x22, 0, 0,
+        ];
+        let connack: &[u8] = &[
+            0x24, 1, 0x25, 0, 0x28, 1, 0x29, 0, 0x2a, 1, 0x13, 0, 60, 0x12, 0, 2, b'i', b'd', 0x1a,
+            0, 1, b'r', 0x1c, 0, 1, b's', 0x1f, 0, 2, b'o', b'k',
+        ];
+        for (bytes, ctx) in [
+            (publish, PropertyContext::Publish),
+            (connect, PropertyContext::Connect),
+            (connack, PropertyContext::ConnAck),
+        ] {
+            assert!(full_ok(bytes, ctx), "{ctx:?}");
+            assert!(quick_accept(bytes, ctx), "{ctx:?}");
+        }
+        // Refused quickly means read again, not refused: a non-ASCII string.
+        let accented = [0x03, 0, 2, 0xc3, 0xa9];
+        assert!(!quick_accept(&accented, PropertyContext::Publish));
+        assert!(full_ok(&accented, PropertyContext::Publish));
+    }
 }
