@@ -11,12 +11,16 @@ benchmarks found:
 
 each followed by a check of its performance targets.
 
-Usage: python3 benches/report.py [CRITERION_DIR]
+Usage: python3 benches/report.py [CRITERION_DIR...]
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else <workspace>/target/criterion.
+With several directories (one per round, as `benches/rounds.sh` leaves them), each
+benchmark's figure is the median of its per-round medians: on a shared machine a
+neighbour's burst then moves one round, not the table.
 """
 
 import json
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -61,13 +65,22 @@ SESSION_IMPLS = ["mqtt-session", "mqtt-session-vec", "rumqttc"]
 SESSION_MAX_NS = {"publish_qos0": 100.0, "publish_qos1": 300.0}
 
 
-def criterion_dir() -> Path:
+def criterion_dirs() -> list:
     if len(sys.argv) > 1:
-        return Path(sys.argv[1])
+        return [Path(a) for a in sys.argv[1:]]
     target = os.environ.get("CARGO_TARGET_DIR")
     if target:
-        return Path(target) / "criterion"
-    return Path(__file__).resolve().parent.parent / "target" / "criterion"
+        return [Path(target) / "criterion"]
+    return [Path(__file__).resolve().parent.parent / "target" / "criterion"]
+
+
+def load_rounds(roots: list) -> dict:
+    """{key: median over the rounds of each round's median ns}."""
+    per_key = {}
+    for root in roots:
+        for key, ns in load(root).items():
+            per_key.setdefault(key, []).append(ns)
+    return {key: statistics.median(v) for key, v in per_key.items()}
 
 
 def load(root: Path) -> dict:
@@ -96,11 +109,13 @@ def fmt_time(ns) -> str:
 
 
 def main() -> int:
-    root = criterion_dir()
-    medians = load(root)
+    roots = criterion_dirs()
+    medians = load_rounds(roots)
     if not medians:
-        print(f"no criterion results under {root}", file=sys.stderr)
+        print(f"no criterion results under {', '.join(map(str, roots))}", file=sys.stderr)
         return 1
+    if len(roots) > 1:
+        print(f"Medians of {len(roots)} rounds' criterion medians.\n")
     if any(k[0] in OPS for k in medians):
         codec_report(medians)
     if any(k[0] in SESSION_GROUPS for k in medians):
