@@ -408,38 +408,39 @@ pub(crate) fn nul_or_wildcard(bytes: &[u8]) -> bool {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub fn has_nul(bytes: &[u8]) -> bool {
-    // 16 bytes or more with vectors: see `ends16`; 8 to 16 bytes: two overlapping words.
-    // The usual strings (ids, user names, property values) take no loop.
-    if let Some(found) = ends16(bytes, |b| b == 0) {
-        return found;
-    }
-    if bytes.len() <= 16
-        && let (Some(a), Some(b)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>())
-    {
-        return has_zero_byte(u64::from_le_bytes(*a)) | has_zero_byte(u64::from_le_bytes(*b)) != 0;
-    }
-    let mut nul = 0u64;
-    for_each_word(bytes, |_, w| nul |= has_zero_byte(w));
-    nul != 0
+    any_byte(bytes, |b| b == 0, has_zero_byte)
 }
 
 /// Whether `bytes` holds a NUL or a byte above 0x7f: `false` means a valid UTF-8 string
-/// without U+0000 (ASCII), decided without `from_utf8` (see [`has_nul`] for the shape).
+/// without U+0000 (ASCII), decided without `from_utf8`.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub(crate) fn nul_or_non_ascii(bytes: &[u8]) -> bool {
-    if let Some(found) = ends16(bytes, |b| b.wrapping_sub(1) > 0x7e) {
+    any_byte(
+        bytes,
+        |b| b.wrapping_sub(1) > 0x7e,
+        |w| has_zero_byte(w) | (w & HI),
+    )
+}
+
+/// Whether some byte of a string meets `byte`; `word` is the same test over a word's
+/// eight lanes (non-zero iff some lane meets it). 16 bytes or more with vectors: see
+/// [`ends16`]; 8 to 16 bytes: two overlapping words. The usual strings (ids, user names,
+/// property values) take no loop.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline)]
+fn any_byte(bytes: &[u8], byte: impl Fn(u8) -> bool + Copy, word: impl Fn(u64) -> u64) -> bool {
+    if let Some(found) = ends16(bytes, byte) {
         return found;
     }
-    let word = |w: u64| has_zero_byte(w) | (w & HI);
     if bytes.len() <= 16
         && let (Some(a), Some(b)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>())
     {
         return word(u64::from_le_bytes(*a)) | word(u64::from_le_bytes(*b)) != 0;
     }
-    let mut bad = 0u64;
-    for_each_word(bytes, |_, w| bad |= word(w));
-    bad != 0
+    let mut found = 0u64;
+    for_each_word(bytes, |_, w| found |= word(w));
+    found != 0
 }
 
 /// Checks a string the caller wants to send: at most 65,535 bytes and no U+0000.
