@@ -963,11 +963,12 @@ mod tests {
         })
     }
 
-    /// [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-2.2.2-2]: the quick acceptance never takes a
-    /// block the full read refuses, in any packet's context, blocks cut short included;
-    /// and it takes a good share of the valid ones (else it could be dead code).
+    /// [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-1.5.7-1], and the placement and duplicate
+    /// rules of 5.0 §2.2.2.2: the quick acceptance never takes a block the full read
+    /// refuses, in any packet's context, blocks cut short included; and it takes a good
+    /// share of the valid ones (else it could be dead code).
     #[test]
-    fn mqtt_2_2_2_quick_acceptance_takes_no_block_the_full_read_refuses() {
+    fn mqtt_1_5_7_1_quick_acceptance_takes_no_block_the_full_read_refuses() {
         use proptest::strategy::ValueTree;
         use proptest::test_runner::{Config, TestRunner};
         let block = (
