@@ -269,6 +269,27 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
             .publish(now, topic, payload, qos, retain, properties)
     }
 
+    /// [`Session::publish`] for a caller that holds its transmit buffer: a QoS 0 message
+    /// that can go at once (connected, nothing queued ahead of it, no outgoing topic alias
+    /// to choose, room in `out`) is encoded straight into `out`, skipping the store's copy
+    /// and bookkeeping. Returns the token and the bytes written to `out`; 0 means it was
+    /// queued as `publish` does and [`Session::poll_transmit`] hands it out later. Send
+    /// bytes written here before anything a later `poll_transmit` returns.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_into(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &[Property<'_>],
+        out: &mut [u8],
+    ) -> Result<(Option<Token>, usize), Error> {
+        self.core
+            .publish_into(now, topic, payload, qos, retain, properties, out)
+    }
+
     /// Subscribes; the session remembers the filters (to resubscribe and to route).
     pub fn subscribe(
         &mut self,

@@ -237,6 +237,11 @@ pub(crate) struct Core<S, const OUT: usize, const IN: usize, T: Tables> {
     next_seq: u32,
     next_sub_seq: u32,
     next_pid: u16,
+    /// Every packet id from `next_pid` up to, not including, this one is held by no
+    /// operation: `alloc_pid` takes them without looking through the outbox (a scan of up
+    /// to Receive Maximum entries per publish). 0: not known. Only `alloc_pid` hands out
+    /// ids, and freeing one keeps it true; a restore and the wrap to 1 reset it.
+    pids_free_below: u32,
     /// Next subscription record to send again after a session loss.
     resubscribe_from: Option<u32>,
     /// Incoming topic aliases announced on this connection (room reserved for them).
@@ -351,6 +356,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             next_seq: 0,
             next_sub_seq: 0,
             next_pid: 1,
+            pids_free_below: 0,
             resubscribe_from: None,
             connected_before: false,
             crossing: Ring::new(),
@@ -422,10 +428,29 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
 
     /// A packet id not held by any outgoing operation [MQTT-2.3.1-2].
     fn alloc_pid(&mut self) -> Option<u16> {
+        let pid = self.next_pid;
+        if u32::from(pid) < self.pids_free_below {
+            self.next_pid = if pid == u16::MAX {
+                self.pids_free_below = 0;
+                1
+            } else {
+                pid + 1
+            };
+            return Some(pid);
+        }
         for _ in 0..u16::MAX {
             let pid = self.next_pid;
             self.next_pid = if pid == u16::MAX { 1 } else { pid + 1 };
             if !self.out.iter().any(|e| e.pid == pid && e.holds_pid()) {
+                // The next held id at or after `next_pid` bounds the free run.
+                let next = self.next_pid;
+                self.pids_free_below = self
+                    .out
+                    .iter()
+                    .filter(|e| e.holds_pid() && e.pid >= next)
+                    .map(|e| u32::from(e.pid))
+                    .min()
+                    .unwrap_or(1 << 16);
                 return Some(pid);
             }
         }
@@ -768,6 +793,76 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         properties: &[Property<'_>],
     ) -> Result<Option<Token>, Error> {
         self.set_now(now);
+        let topic = self.check_publish(topic, qos, retain, properties)?;
+        self.publish_queued(topic, payload, qos, retain, properties)
+    }
+
+    /// [`Core::publish`], writing a QoS 0 message straight into `out` when it can go at
+    /// once: connected, nothing queued to go before it, no outgoing alias to choose, and
+    /// room in `out`. Returns the token and the bytes written (0: queued as usual).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn publish_into(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &[Property<'_>],
+        out: &mut [u8],
+    ) -> Result<(Option<Token>, usize), Error> {
+        self.set_now(now);
+        let topic = self.check_publish(topic, qos, retain, properties)?;
+        if qos == QoS::AtMostOnce
+            && self.state == ConnState::Connected
+            && self.link.alias_max == 0
+            && !self.auth_due
+            && self.first_pending >= self.out.len()
+            && self.resubscribe_from.is_none()
+        {
+            let v = self.settings.version;
+            let packet = Packet::Publish(Publish {
+                dup: false,
+                qos: QosPid::AtMostOnce,
+                retain,
+                topic,
+                properties: Properties::new(properties),
+                payload,
+            });
+            let len = match quick_len(&packet, v) {
+                Some(len) => len,
+                None => packet.encoded_len(v)?,
+            };
+            if len as u64 > u64::from(self.link.max_packet_size) {
+                packet.encoded_len(v)?;
+                return Err(Error::PacketTooLarge {
+                    size: len,
+                    max: self.link.max_packet_size,
+                });
+            }
+            if let Some(dst) = out.get_mut(..len) {
+                let n = packet.encode(v, dst)?;
+                // Numbered like a queued one, so the tokens that follow do not depend on
+                // the path a QoS 0 message took.
+                self.token();
+                self.last_sent = self.now;
+                self.refresh_keepalive();
+                return Ok((None, n));
+            }
+        }
+        self.publish_queued(topic, payload, qos, retain, properties)
+            .map(|token| (token, 0))
+    }
+
+    /// The checks every publish passes before it is written or queued; returns the
+    /// checked topic name.
+    fn check_publish<'t>(
+        &self,
+        topic: &'t str,
+        qos: QoS,
+        retain: bool,
+        properties: &[Property<'_>],
+    ) -> Result<TopicName<'t>, Error> {
         let connected = self.state == ConnState::Connected;
         if qos == QoS::AtMostOnce && !connected && !self.settings.queue_qos0_offline {
             return Err(Error::NotConnected);
@@ -791,7 +886,18 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             )));
         }
         // Checked once here; the PUBLISH then carries a name its encoder trusts.
-        let topic = crate::error::topic_name(topic)?;
+        crate::error::topic_name(topic)
+    }
+
+    /// Stores a checked publish and queues it for [`Core::poll_transmit`].
+    fn publish_queued(
+        &mut self,
+        topic: TopicName<'_>,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &[Property<'_>],
+    ) -> Result<Option<Token>, Error> {
         let kind = OutKind::Publish(qos);
         let (token, _) = self.enqueue(kind, qos != QoS::AtMostOnce, |id| {
             let qos = match (qos, id) {
@@ -1154,6 +1260,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             if pid >= self.next_pid {
                 self.next_pid = pid.checked_add(1).unwrap_or(1);
             }
+            self.pids_free_below = 0;
             restored += 1;
         }
         for pid in incoming {

@@ -260,6 +260,10 @@ pub struct VecStore {
     /// Bytes of live records (what `max_bytes` bounds).
     used: usize,
     max_bytes: usize,
+    /// Where the record after the last one found sits: a burst of sends reads the
+    /// records of consecutive operations in turn. An atomic (relaxed) rather than a
+    /// `Cell`, so the store stays `Sync`; it is only a guess, checked before use.
+    next_hint: core::sync::atomic::AtomicUsize,
 }
 
 #[cfg(feature = "alloc")]
@@ -319,7 +323,22 @@ impl VecStore {
                 None => break,
             }
         }
-        self.records.binary_search_by(|r| r.key.cmp(&key))
+        // The one after the last found (the next record of a burst), or just before it
+        // when the oldest was removed meanwhile.
+        let hint = self.next_hint.load(core::sync::atomic::Ordering::Relaxed);
+        for i in [hint, hint.wrapping_sub(1)] {
+            if self.records.get(i).is_some_and(|r| r.key == key) {
+                self.next_hint
+                    .store(i + 1, core::sync::atomic::Ordering::Relaxed);
+                return Ok(i);
+            }
+        }
+        let found = self.records.binary_search_by(|r| r.key.cmp(&key));
+        if let Ok(i) = found {
+            self.next_hint
+                .store(i + 1, core::sync::atomic::Ordering::Relaxed);
+        }
+        found
     }
 
     /// Moves the live records to the front of the arena (skipping index `skip`, whose bytes

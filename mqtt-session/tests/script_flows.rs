@@ -98,6 +98,45 @@ fn packet_ids_wrap_to_one_and_stay_distinct(v: ProtocolVersion) {
     );
 }
 
+/// [MQTT-2.3.1-2] (3.1.1) [MQTT-2.2.1-3] (5.0) Ids held in scattered places (4, 6, 7 and
+/// 12) are skipped on every lap: the run of free ids between two held ones is taken
+/// without reusing either, on the first lap and after the wrap to 1.
+fn packet_ids_skip_scattered_held_ids_on_every_lap(v: ProtocolVersion) {
+    let mut t = Script::new(&cfg(v));
+    t.establish();
+    let held = [4u16, 6, 7, 12];
+    let mut given = Vec::new();
+    let mut tokens = Vec::new();
+    for _ in 0..65_535 + 20 {
+        let tok = t.publish("p", b"", QoS::AtLeastOnce).unwrap();
+        let ids = t.sent_publish_ids();
+        let [id] = ids[..] else {
+            panic!("one PUBLISH expected, got ids {ids:?}")
+        };
+        if given.len() < 12 && held.contains(&id) {
+            tokens.push(tok);
+        } else {
+            t.server(puback(id));
+            t.expect_events(&[Ev::published(tok)]);
+        }
+        given.push(id);
+    }
+    assert_eq!(given[..12], (1..=12).collect::<Vec<_>>());
+    let second_lap: Vec<u16> = (1..=24).filter(|i| !held.contains(i)).collect();
+    assert_eq!(given[65_535..], second_lap[..20]);
+    assert!(given[12..65_535].iter().all(|id| !held.contains(id)));
+}
+
+#[test]
+fn packet_ids_skip_scattered_held_ids_on_every_lap_v311() {
+    packet_ids_skip_scattered_held_ids_on_every_lap(V311);
+}
+
+#[test]
+fn packet_ids_skip_scattered_held_ids_on_every_lap_v5() {
+    packet_ids_skip_scattered_held_ids_on_every_lap(V5);
+}
+
 #[test]
 fn packet_ids_wrap_to_one_and_stay_distinct_v311() {
     packet_ids_wrap_to_one_and_stay_distinct(V311);

@@ -595,6 +595,26 @@ impl<S: mqtt_session::Store> Script<S> {
         r
     }
 
+    /// `Session::publish_into` with a transmit buffer of `room` bytes: what it wrote
+    /// counts as sent at once (as an adapter appends it to its write buffer); no drain.
+    pub fn publish_into(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        props: &[Property<'_>],
+        room: usize,
+    ) -> Result<(Option<Token>, usize), Error> {
+        let mut buf = vec![0u8; room];
+        let r = self
+            .s
+            .publish_into(self.now, topic, payload, qos, false, props, &mut buf);
+        if let Ok((_, n)) = r {
+            self.out.extend_from_slice(&buf[..n]);
+        }
+        r
+    }
+
     pub fn try_publish(
         &mut self,
         topic: &str,
@@ -999,7 +1019,7 @@ pub fn assert_failed_command_changes_nothing(
 
 /// A fixed continuation whose transcript shows the session's hidden state: the next
 /// packet ids, what is queued, the tokens, the deadlines.
-fn continuation(t: &mut Script) -> Vec<String> {
+pub fn continuation(t: &mut Script) -> Vec<String> {
     fn record(t: &mut Script, what: &str) -> String {
         let bytes = t.take_sent();
         format!(
