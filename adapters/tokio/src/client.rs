@@ -273,6 +273,71 @@ impl fmt::Debug for Client {
     }
 }
 
+/// A publish's payload, as [`IntoPayload`] gives it.
+#[derive(Debug)]
+pub enum PayloadData<'a> {
+    /// Copied into the command queue (no allocation when at most 512 bytes).
+    Borrowed(&'a [u8]),
+    /// Taken as it is; at most 512 bytes are copied into the queue and released at once.
+    Owned(Bytes),
+}
+
+/// What a publish's payload can be given as. Borrowed bytes (`&[u8]`, `&[u8; N]`, `&str`,
+/// `&Vec<u8>`, `&String`, `&Bytes`) are copied, without an allocation when small, so a
+/// caller publishing from its own buffer pays no `Bytes` per message; owned ones
+/// (`Bytes`, `BytesMut`, `Vec<u8>`, `String`, `Box<[u8]>`) are moved in, large ones
+/// without a copy (use `Bytes::from_static` for a large static payload).
+///
+/// ```no_run
+/// # async fn f(client: &mqtt_tokio::Client) -> Result<(), mqtt_tokio::Error> {
+/// let mut reading = [0u8; 32];
+/// reading[..5].copy_from_slice(b"21.5C");
+/// // Borrowed from the caller's buffer: no allocation for the payload.
+/// client
+///     .publish("sensors/t1", &reading[..5], mqtt_tokio::QoS::AtMostOnce, false)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub trait IntoPayload<'a> {
+    /// The payload, borrowed or owned.
+    fn into_payload(self) -> PayloadData<'a>;
+}
+
+macro_rules! borrowed_payload {
+    ($($t:ty),*) => {$(
+        impl<'a> IntoPayload<'a> for &'a $t {
+            fn into_payload(self) -> PayloadData<'a> {
+                PayloadData::Borrowed(self.as_ref())
+            }
+        }
+    )*};
+}
+borrowed_payload!([u8], str, Vec<u8>, String, Bytes);
+
+impl<'a, const N: usize> IntoPayload<'a> for &'a [u8; N] {
+    fn into_payload(self) -> PayloadData<'a> {
+        PayloadData::Borrowed(self)
+    }
+}
+
+macro_rules! owned_payload {
+    ($($t:ty),*) => {$(
+        impl IntoPayload<'static> for $t {
+            fn into_payload(self) -> PayloadData<'static> {
+                PayloadData::Owned(Bytes::from(self))
+            }
+        }
+    )*};
+}
+owned_payload!(Bytes, bytes::BytesMut, Vec<u8>, String, Box<[u8]>);
+
+impl<'a> IntoPayload<'a> for PayloadData<'a> {
+    fn into_payload(self) -> PayloadData<'a> {
+        self
+    }
+}
+
 impl Client {
     /// Publishes and waits for the broker's answer: PUBACK (QoS 1) or PUBCOMP (QoS 2);
     /// QoS 0 resolves once the session has taken the message.
@@ -284,7 +349,7 @@ impl Client {
     pub async fn publish(
         &self,
         topic: impl AsRef<str>,
-        payload: impl Into<Bytes>,
+        payload: impl IntoPayload<'_>,
         qos: QoS,
         retain: bool,
     ) -> Result<PublishAck, Error> {
@@ -301,7 +366,7 @@ impl Client {
     pub async fn publish_start(
         &self,
         topic: impl AsRef<str>,
-        payload: impl Into<Bytes>,
+        payload: impl IntoPayload<'_>,
         qos: QoS,
         retain: bool,
         properties: Option<PublishProperties>,
@@ -313,7 +378,7 @@ impl Client {
             .queue
             .push_publish(
                 topic.as_ref(),
-                payload.into(),
+                payload.into_payload(),
                 qos,
                 retain,
                 properties.map(Box::new),

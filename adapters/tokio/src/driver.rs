@@ -30,7 +30,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use mqtt_proto::{Property, ReasonCode};
+use mqtt_proto::{Property, QoS, ReasonCode};
 use mqtt_session::{ConnState, Event as SessionEvent, Token};
 use mqtt_transport::{BrokerUrl, Clock, HostSession, Message, Options, Secret};
 use tokio::sync::{mpsc, oneshot};
@@ -287,15 +287,13 @@ impl Driver {
                     if self.wlen < WBUF_RELEASE_BELOW {
                         self.wbuf = Vec::new();
                     }
-                    self.wlen = 0;
                     if let Err(e) = r {
                         debug!(error = %e, "write failed");
                         self.transport_down();
                     }
-                } else {
-                    self.wlen = 0;
                 }
                 self.shrink_wbuf();
+                self.wlen = 0;
                 continue;
             }
             if self.want_close {
@@ -676,10 +674,19 @@ impl Driver {
         if let Some(pp) = p.properties.as_deref() {
             publish_properties(pp, &mut props);
         }
+        // A QoS 0 message that can go at once is encoded straight into the write buffer.
+        let direct = p.qos == QoS::AtMostOnce && self.wbuf_room(topic.len() + payload.len() + 8);
+        let out = match direct {
+            true => self.wbuf.get_mut(self.wlen..).unwrap_or_default(),
+            false => &mut [],
+        };
         match self
             .session
-            .publish(now, topic, payload, p.qos, p.retain, &props)
-        {
+            .publish_into(now, topic, payload, p.qos, p.retain, &props, out)
+            .map(|(token, n)| {
+                self.wlen += n;
+                token
+            }) {
             Ok(Some(token)) => {
                 if let Some(slot) = p.slot() {
                     self.replies.insert(token, Reply::Publish(slot));
@@ -709,6 +716,27 @@ impl Driver {
             Some(slot) => self.completions.slots.push((slot, Err(e))),
             None => self.completions.failed.push((self.completions.done, e)),
         }
+    }
+
+    /// Grows the write buffer as `fill_tx` does so that `want` more bytes fit; false if
+    /// it is at its largest and full (the packet then waits for the next write).
+    fn wbuf_room(&mut self, want: usize) -> bool {
+        let len = self.wbuf.len();
+        if len - self.wlen >= want {
+            return true;
+        }
+        let grown = if self.wlen == 0 {
+            want.max(WBUF_FIRST)
+        } else if len < WBUF_MIN {
+            (self.wlen + want).max(WBUF_MIN)
+        } else {
+            (len * 2).min(WBUF_MAX)
+        };
+        if grown - self.wlen < want {
+            return false;
+        }
+        self.wbuf.resize(grown, 0);
+        true
     }
 
     /// Copies what the session has to send into the write buffer; true if anything.
@@ -743,9 +771,11 @@ impl Driver {
         }
     }
 
-    /// After a burst, give the memory back.
+    /// After a burst, give the memory back: a large buffer whose last write filled less
+    /// than a quarter of it. (Released after every write, it was zeroed again for the
+    /// next one of a steady stream: 6,500 instructions a write.)
     fn shrink_wbuf(&mut self) {
-        if self.wbuf.len() > WBUF_MIN * 4 {
+        if self.wbuf.len() > WBUF_MIN * 4 && self.wlen * 4 < self.wbuf.len() {
             self.wbuf = Vec::new();
         }
     }

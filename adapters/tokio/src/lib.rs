@@ -59,7 +59,8 @@ mod transport;
 use tracing::Instrument;
 
 pub use client::{
-    AckHandle, Client, Error, IoStats, Pending, PublishAck, PublishProperties, State,
+    AckHandle, Client, Error, IntoPayload, IoStats, PayloadData, Pending, PublishAck,
+    PublishProperties, State,
 };
 pub use event::Event;
 pub use mqtt_proto::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use mqtt_proto::{QoS, ReasonCode};
 use tokio::sync::Notify;
 
-use crate::client::{Command, Error, PublishAck, PublishProperties};
+use crate::client::{Command, Error, PayloadData, PublishAck, PublishProperties};
 
 /// Payloads up to this size are copied into the queue's buffer (the caller's `Bytes` is
 /// released at once, on its own thread); larger ones travel as they are.
@@ -234,7 +234,7 @@ impl Queue {
     pub(crate) async fn push_publish(
         &self,
         topic: &str,
-        payload: Bytes,
+        payload: PayloadData<'_>,
         qos: QoS,
         retain: bool,
         properties: Option<Box<PublishProperties>>,
@@ -256,13 +256,20 @@ impl Queue {
             let t0 = b.text.len() as u32;
             b.text.push_str(topic);
             let topic = (t0, b.text.len() as u32);
-            let payload = payload.take().unwrap_or_default();
-            let payload = if payload.len() <= INLINE_MAX {
-                let d0 = b.data.len() as u32;
-                b.data.extend_from_slice(&payload);
-                Payload::Inline(d0, b.data.len() as u32)
-            } else {
-                Payload::Shared(payload)
+            let payload = match payload.take() {
+                Some(PayloadData::Owned(p)) if p.len() > INLINE_MAX => Payload::Shared(p),
+                Some(PayloadData::Borrowed(p)) if p.len() > INLINE_MAX => {
+                    Payload::Shared(Bytes::copy_from_slice(p))
+                }
+                p => {
+                    let d0 = b.data.len() as u32;
+                    match &p {
+                        Some(PayloadData::Owned(p)) => b.data.extend_from_slice(p),
+                        Some(PayloadData::Borrowed(p)) => b.data.extend_from_slice(p),
+                        None => {}
+                    }
+                    Payload::Inline(d0, b.data.len() as u32)
+                }
             };
             b.items.push(Item::Publish(PublishItem {
                 topic,
@@ -612,7 +619,13 @@ mod tests {
     }
 
     fn push(q: &Queue, qos: QoS, payload: &'static [u8]) -> Ticket {
-        let fut = q.push_publish("a/b", Bytes::from_static(payload), qos, false, None);
+        let fut = q.push_publish(
+            "a/b",
+            PayloadData::Owned(Bytes::from_static(payload)),
+            qos,
+            false,
+            None,
+        );
         let mut fut = std::pin::pin!(fut);
         let (_, w) = waker();
         match fut.as_mut().poll(&mut Context::from_waker(&w)) {
@@ -709,13 +722,25 @@ mod tests {
         let (count, w) = waker();
         let mut cx = Context::from_waker(&w);
         {
-            let third = q.push_publish("a/b", Bytes::new(), QoS::AtMostOnce, false, None);
+            let third = q.push_publish(
+                "a/b",
+                PayloadData::Owned(Bytes::new()),
+                QoS::AtMostOnce,
+                false,
+                None,
+            );
             let mut third = std::pin::pin!(third);
             assert!(third.as_mut().poll(&mut cx).is_pending(), "full: waits");
             // Dropped while waiting: nothing queued.
         }
         assert_eq!(q.lock().batch.items.len(), 2);
-        let third = q.push_publish("a/b", Bytes::new(), QoS::AtMostOnce, false, None);
+        let third = q.push_publish(
+            "a/b",
+            PayloadData::Owned(Bytes::new()),
+            QoS::AtMostOnce,
+            false,
+            None,
+        );
         let mut third = std::pin::pin!(third);
         assert!(third.as_mut().poll(&mut cx).is_pending());
         let mut batch = Batch::default();
@@ -734,7 +759,13 @@ mod tests {
         assert_eq!(q.poll(a, &mut cx), Poll::Ready(Err(Error::Closed)));
         assert_eq!(q.poll(b, &mut cx), Poll::Ready(Err(Error::Closed)));
         assert_eq!(live(&q), 0);
-        let late = q.push_publish("a/b", Bytes::new(), QoS::AtMostOnce, false, None);
+        let late = q.push_publish(
+            "a/b",
+            PayloadData::Owned(Bytes::new()),
+            QoS::AtMostOnce,
+            false,
+            None,
+        );
         let mut late = std::pin::pin!(late);
         assert!(matches!(
             late.as_mut().poll(&mut cx),
@@ -746,13 +777,44 @@ mod tests {
     fn topics_and_payloads_come_back_as_queued() {
         let q = Queue::new(8);
         let big = Bytes::from(vec![7u8; INLINE_MAX + 1]);
-        let fut = q.push_publish("t/big", big.clone(), QoS::AtMostOnce, true, None);
+        let fut = q.push_publish(
+            "t/big",
+            PayloadData::Owned(big.clone()),
+            QoS::AtMostOnce,
+            true,
+            None,
+        );
         let (_, w) = waker();
         let mut fut = std::pin::pin!(fut);
         assert!(fut.as_mut().poll(&mut Context::from_waker(&w)).is_ready());
         push(&q, QoS::AtLeastOnce, b"small");
+        // Borrowed payloads: copied, inline when small, into a `Bytes` of their own when
+        // large; the caller's buffer is free again once the push returned.
+        let mut own = vec![3u8; INLINE_MAX + 1];
+        for (topic, len) in [
+            ("t/b-small", 5),
+            ("t/b-edge", INLINE_MAX),
+            ("t/b-big", INLINE_MAX + 1),
+        ] {
+            let fut = q.push_publish(
+                topic,
+                PayloadData::Borrowed(&own[..len]),
+                QoS::AtMostOnce,
+                false,
+                None,
+            );
+            let mut fut = std::pin::pin!(fut);
+            assert!(fut.as_mut().poll(&mut Context::from_waker(&w)).is_ready());
+        }
+        own.fill(0);
         let mut batch = Batch::default();
         q.take(&mut batch);
+        let inline: Vec<bool> = batch
+            .items
+            .iter()
+            .map(|i| matches!(i, Item::Publish(p) if matches!(p.payload, Payload::Inline(..))))
+            .collect();
+        assert_eq!(inline, [false, true, true, true, false]);
         let got: Vec<(String, Vec<u8>, bool)> = batch
             .items
             .iter()
@@ -772,7 +834,10 @@ mod tests {
             got,
             vec![
                 ("t/big".to_owned(), big.to_vec(), true),
-                ("a/b".to_owned(), b"small".to_vec(), false)
+                ("a/b".to_owned(), b"small".to_vec(), false),
+                ("t/b-small".to_owned(), vec![3; 5], false),
+                ("t/b-edge".to_owned(), vec![3; INLINE_MAX], false),
+                ("t/b-big".to_owned(), vec![3; INLINE_MAX + 1], false),
             ]
         );
     }
