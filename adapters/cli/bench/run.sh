@@ -7,8 +7,15 @@
 #   adapters/cli/bench/run.sh --smoke    # tiny, < 60 s, for CI
 #
 # Rates are taken the same way for every client: publisher = messages / its wall time
-# (process start to exit, connect included), subscriber = messages / (its exit - the
-# publisher's start). CPU per message = user+sys of the client process (GNU time) / N.
+# (process start to exit, connect included, read from the clock around it), subscriber =
+# messages / (its exit - the publisher's start). CPU per message = user+sys of the client
+# process / N, from the client's own getrusage when it reports one (`cpu_ns=` in its
+# RESULT line: mqttc, the rumqttc harness, the floor), else from GNU time (mosquitto's
+# tools; 10 ms resolution).
+# Clients `mqttc-1t` and `rumqttc-1t` are the same two on tokio's current-thread runtime
+# (`mqttc bench --threads 1`, `BENCH_THREADS=1`) instead of the two-worker one.
+# Row `floor` (sink only, QoS 0 and 1) is the issue's reference, not a client: a plain
+# loop over rumqttc's codec writing 256 PUBLISHes per system call (`mqttc-rumqttc floor`).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 SMOKE=0; [ "${1:-}" = "--smoke" ] && SMOKE=1
@@ -26,23 +33,28 @@ SP=$(port); "$BIN/mqttc" sink -p "$SP" > /dev/null & sleep 0.3
 now() { date +%s.%N; }
 # timed <outfile> cmd... : runs with GNU time; appends "cpu_s maxrss_kib wall_s"
 timed() { local o=$1; shift; /usr/bin/time -f "TIME %U %S %M %e" -o "$o.t" "$@" > "$o" 2>/dev/null || true; }
-cpu() { awk '/^TIME/{printf "%.6f", $2+$3}' "$1.t"; }
-wall() { awk '/^TIME/{print $5}' "$1.t"; }
+# CPU seconds of a run: its own getrusage figure if it printed one, else GNU time's.
+cpu() { local c; c=$(grep -o 'cpu_ns=[0-9]*' "$1" | tail -1 | cut -d= -f2 || true)
+        if [ -n "$c" ]; then awk -v c="$c" 'BEGIN{printf "%.6f", c/1e9}'; else awk '/^TIME/{printf "%.6f", $2+$3}' "$1.t"; fi; }
 # One pub+sub run of client $1 at QoS $2 with $3 messages against port $4 (sub if $5=1).
 run() {
   local c=$1 q=$2 n=$3 p=$4 withsub=$5 tag=$W/$1-$2-$4-$RANDOM
   local sub=() pub=()
   case $c in
-    mqttc) sub=("$BIN/mqttc" bench --quiet --no-latency -V 311 -p "$p" --publishers 0 --subscribers 1 -n "$n" -q "$q")
-           pub=("$BIN/mqttc" bench --quiet --no-latency -V 311 -p "$p" --publishers 1 --subscribers 0 -n "$n" -q "$q" --inflight 100);;
-    rumqttc) sub=("$BIN/mqttc-rumqttc" sub "$p" "$n" "$q"); pub=("$BIN/mqttc-rumqttc" pub "$p" "$n" "$q" 64 100);;
+    mqttc|mqttc-1t) local th=2; [ "$c" = mqttc-1t ] && th=1
+           sub=("$BIN/mqttc" bench --threads $th --quiet --no-latency -V 311 -p "$p" --publishers 0 --subscribers 1 -n "$n" -q "$q")
+           pub=("$BIN/mqttc" bench --threads $th --quiet --no-latency -V 311 -p "$p" --publishers 1 --subscribers 0 -n "$n" -q "$q" --inflight 100);;
+    rumqttc|rumqttc-1t) local th=2; [ "$c" = rumqttc-1t ] && th=1
+           sub=(env BENCH_THREADS=$th "$BIN/mqttc-rumqttc" sub "$p" "$n" "$q"); pub=(env BENCH_THREADS=$th "$BIN/mqttc-rumqttc" pub "$p" "$n" "$q" 64 100);;
     mosquitto) sub=(mosquitto_sub -p "$p" -t bench/t -q "$q" -C "$n")
                head -c $((n*65)) /dev/zero | tr '\0' 'x' | fold -w 64 | head -n "$n" > "$W/lines"
                pub=(sh -c "exec mosquitto_pub -p $p -t bench/t -q $q -l < $W/lines");;
+    floor) pub=("$BIN/mqttc-rumqttc" floor "$p" "$n" "$q");;  # no subscriber: sink only
   esac
   if [ "$withsub" = 1 ]; then ( timed "$tag.sub" timeout 120 "${sub[@]}"; now > "$tag.subend" ) & local sp=$!; sleep 0.5; fi
   local t0; t0=$(now); timed "$tag.pub" timeout 120 "${pub[@]}"
-  local pw; pw=$(wall "$tag.pub")
+  # Wall time from the clock around it (GNU time's %e has 10 ms steps: 5 % of a 0.2 s run).
+  local pw; pw=$(awk -v a=$t0 -v b=$(now) 'BEGIN{printf "%.6f", b-a}')
   local line="$c q$q n=$n pub_rate=$(awk -v n=$n -v w=$pw 'BEGIN{printf "%.0f", n/(w>0?w:1e-9)}') pub_ns=$(awk -v c=$(cpu "$tag.pub") -v n=$n 'BEGIN{printf "%.0f", c*1e9/n}')"
   if [ "$withsub" = 1 ]; then wait $sp || true
     local got; got=$(grep -o 'received=[0-9]*' "$tag.sub" | cut -d= -f2 || true); [ -z "$got" ] && got=$(wc -l < "$tag.sub")
@@ -52,7 +64,7 @@ run() {
 }
 R=$W/results; : > "$R"
 for r in $(seq 1 $ROUNDS); do
-  for c in mqttc rumqttc mosquitto; do
+  for c in mqttc rumqttc mosquitto mqttc-1t rumqttc-1t; do
     for q in 0 1 2; do
       n=$([ $q = 0 ] && echo $N0 || ([ $q = 1 ] && echo $N1 || echo $N2))
       [ $c = mosquitto ] && [ $q != 0 ] && [ $n -gt $NM ] && n=$NM
@@ -63,10 +75,14 @@ for r in $(seq 1 $ROUNDS); do
       case $c in
         mqttc) out=$("$BIN/mqttc" bench --quiet -V 311 -p $MP --roundtrip -n $NRTT -q $q | grep RESULT);;
         rumqttc) out=$("$BIN/mqttc-rumqttc" rtt $MP $NRTT $q | grep RESULT);;
-        *) continue;;
+        rumqttc-1t) out=$(BENCH_THREADS=1 "$BIN/mqttc-rumqttc" rtt $MP $NRTT $q | grep RESULT);;
+        *) continue;;  # mqttc's round trip runs on one thread already
       esac
       echo "round $r rtt $c q$q $(echo "$out" | grep -o 'p50_us=[0-9]* .*p99_us=[0-9]*')" | tee -a "$R" >&2
     done
+  done
+  for q in 0 1; do  # the floor, timed like the publishers above
+    echo "round $r sink $(run floor $q $([ $q = 0 ] && echo $N0 || echo $N1) $SP 0)" | tee -a "$R" >&2
   done
 done
 for c in mqttc rumqttc; do

@@ -86,6 +86,10 @@ pub struct BenchArgs {
     /// rumqttc harness does neither, so the benchmark script compares rates and CPU this way.
     #[arg(long)]
     no_latency: bool,
+    /// Runtime threads: 2 (tokio's multi-thread runtime, the default) or 1 (the
+    /// current-thread runtime; `--roundtrip` always uses it).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: u8,
 }
 
 /// QoS 0 answers the publisher lets pile up before it checks the oldest. A window as
@@ -341,13 +345,7 @@ async fn publish_loop(
             payload[..8].copy_from_slice(&now_ns().to_be_bytes());
         }
         let p = c
-            .publish_start(
-                a.topic.as_str(),
-                Bytes::copy_from_slice(&payload),
-                qos,
-                false,
-                None,
-            )
+            .publish_start(a.topic.as_str(), &payload, qos, false, None)
             .await?;
         pending.push_back(p);
         n += 1;

@@ -85,7 +85,9 @@ fn main() -> ExitCode {
     // wake-up each way (p99 110 against 85-100 us here): `bench --roundtrip` runs the
     // client on one thread, as a latency-minded application would; the rest on two.
     let mut runtime = match &cli.cmd {
-        Cmd::Bench(a) if a.roundtrip => tokio::runtime::Builder::new_current_thread(),
+        Cmd::Bench(a) if a.roundtrip || a.threads == 1 => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         _ => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
             b.worker_threads(2);
