@@ -467,6 +467,20 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
 
     fn stage_ack(&mut self, t: PacketType, pid: u16, reason_code: ReasonCode) {
         let Some(id) = PacketId::new(pid) else { return };
+        if reason_code == ReasonCode::Success {
+            // The usual ack, the same four bytes in both versions (5.0 leaves out a
+            // Success code with no properties [MQTT-3.4.2-1]): written as they are, not
+            // through the codec's general encoder (~250 instructions per received message).
+            let first = match t {
+                PacketType::PubAck => 0x40,
+                PacketType::PubRec => 0x50,
+                PacketType::PubRel => 0x62, // reserved flags 0010 [MQTT-3.6.1-1]
+                _ => 0x70,
+            };
+            let [hi, lo] = pid.to_be_bytes();
+            let _ = self.tx.extend_from_slice(&[first, 2, hi, lo]);
+            return;
+        }
         let ack = Ack {
             packet_id: id,
             reason_code,
