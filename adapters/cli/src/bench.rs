@@ -182,7 +182,12 @@ pub async fn run(a: BenchArgs) -> Result<u8, Fail> {
                 } else {
                     idle_timeout
                 };
-                match tokio::time::timeout(wait, ev.recv()).await {
+                // What is already queued is taken without arming a timer per message.
+                let next = match ev.try_recv() {
+                    Some(e) => Ok(Some(e)),
+                    None => tokio::time::timeout(wait, ev.recv()).await,
+                };
+                match next {
                     Ok(Some(Event::Message { message, .. })) => {
                         last = Instant::now();
                         first.get_or_insert(last);

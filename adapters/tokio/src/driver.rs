@@ -30,6 +30,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
+use bytes::Bytes;
 use mqtt_proto::{Property, QoS, ReasonCode};
 use mqtt_session::{ConnState, Event as SessionEvent, Token};
 use mqtt_transport::{BrokerUrl, Clock, HostSession, Message, Options, Secret};
@@ -199,6 +200,8 @@ pub(crate) struct Driver {
     current: Option<BrokerUrl>,
     wbuf: Vec<u8>,
     wlen: usize,
+    /// The topic of the last message received, shared by the next ones on it.
+    last_topic: Bytes,
     replies: HashMap<Token, Reply, BuildHasherDefault<TokenHasher>>,
     seldom: Option<Box<Seldom>>,
     commands_open: bool,
@@ -238,6 +241,7 @@ impl Driver {
             current: None,
             wbuf: Vec::new(),
             wlen: 0,
+            last_topic: Bytes::new(),
             replies: HashMap::default(),
             seldom: None,
             commands_open: true,
@@ -426,6 +430,7 @@ impl Driver {
                         // Idle (keepalive) or between bursts: give back the queue's memory
                         // and a receive buffer a burst grew.
                         self.batch = Batch::default();
+                        self.last_topic = Bytes::new();
                         self.completions.shrink();
                         self.shared.0.queue.shrink();
                         self.shared.0.events.shrink();
@@ -574,7 +579,12 @@ impl Driver {
                     break;
                 };
                 progressed = true;
-                let ev = Owned::from(ev);
+                let ev = match ev {
+                    SessionEvent::Message(m) => {
+                        Owned::Message(Message::from_session_cached(&m, &mut self.last_topic))
+                    }
+                    ev => Owned::from(ev),
+                };
                 self.handle(ev);
             }
             progressed |= self.run_batch(now);

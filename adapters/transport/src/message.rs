@@ -61,6 +61,28 @@ impl Message {
         }
     }
 
+    /// [`Message::from_session`] for a stream of messages: when the topic is the one in
+    /// `last_topic` (a subscriber sees few topics) it is shared, not copied, and the copy
+    /// takes one allocation, the payload's, instead of a buffer for all three parts plus
+    /// the header that lets them share it. A new topic replaces `last_topic`.
+    pub fn from_session_cached(m: &mqtt_session::Message<'_>, last_topic: &mut Bytes) -> Self {
+        if !m.properties.is_empty() {
+            return Message::from_session(m);
+        }
+        if last_topic.as_ref() != m.topic.as_bytes() {
+            *last_topic = Bytes::copy_from_slice(m.topic.as_bytes());
+        }
+        Message {
+            topic: last_topic.clone(),
+            payload: Bytes::copy_from_slice(m.payload),
+            props: Bytes::new(),
+            qos: m.qos,
+            retain: m.retain,
+            dup: m.dup,
+            ack: m.ack,
+        }
+    }
+
     /// The topic name (resolved if the server used a topic alias).
     pub fn topic(&self) -> &str {
         std::str::from_utf8(&self.topic).unwrap_or_default()
@@ -133,5 +155,51 @@ mod tests {
             [("k", "v")]
         );
         assert!(o.retain);
+    }
+
+    /// The cached copy equals the plain one; a repeated topic shares the cached bytes, a
+    /// new one replaces them; properties take the plain path.
+    #[test]
+    fn cached_copy_shares_a_repeated_topic_and_equals_the_plain_copy() {
+        let msg = |topic, payload, props| mqtt_session::Message {
+            topic,
+            payload,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            dup: true,
+            properties: props,
+            ack: Some(mqtt_session::Token(7)),
+        };
+        let same = |a: &Message, b: &Message| {
+            assert_eq!(
+                (a.topic(), &a.payload()[..], a.qos, a.retain, a.dup, a.ack),
+                (b.topic(), &b.payload()[..], b.qos, b.retain, b.dup, b.ack)
+            );
+            assert_eq!(a.properties(), b.properties());
+        };
+        let mut last = Bytes::new();
+        let a = msg("s/1", &b"one"[..], Properties::empty());
+        let first = Message::from_session_cached(&a, &mut last);
+        same(&first, &Message::from_session(&a));
+        assert_eq!(&last[..], b"s/1");
+        let b = msg("s/1", &b"two"[..], Properties::empty());
+        let second = Message::from_session_cached(&b, &mut last);
+        same(&second, &Message::from_session(&b));
+        assert_eq!(
+            second.topic.as_ptr(),
+            first.topic.as_ptr(),
+            "shared, not copied"
+        );
+        let c = msg("s/2", &b""[..], Properties::empty());
+        let third = Message::from_session_cached(&c, &mut last);
+        same(&third, &Message::from_session(&c));
+        assert_eq!(&last[..], b"s/2");
+        assert_eq!(first.topic(), "s/1", "earlier messages keep their topic");
+        let props = [Property::ContentType("t")];
+        let d = msg("s/2", &b"p"[..], Properties::new(&props));
+        same(
+            &Message::from_session_cached(&d, &mut last),
+            &Message::from_session(&d),
+        );
     }
 }
