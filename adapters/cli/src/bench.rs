@@ -154,7 +154,14 @@ pub async fn run(a: BenchArgs) -> Result<u8, Fail> {
         return idle(&a, n).await;
     }
     if a.roundtrip {
-        return roundtrip(&a).await;
+        // In a task of its own, as an application's logic usually runs: woken by the
+        // driver task, it is run straight from the scheduler's queue. Polled as the
+        // runtime's `block_on` future instead, every wake-up by the driver first made
+        // tokio's current-thread scheduler poll the IO driver once more (an extra
+        // epoll_wait per round trip).
+        return tokio::spawn(async move { roundtrip(&a).await })
+            .await
+            .map_err(|e| Fail::msg(format!("bench: {e}")))?;
     }
     let qos = crate::conn::qos(a.qos);
     let size = a.size.max(8);
