@@ -618,6 +618,17 @@ mod tests {
         (w.clone(), Waker::from(w))
     }
 
+    /// An empty QoS 0 publish's push, not yet polled.
+    fn push_empty(q: &Queue) -> impl Future<Output = Result<Ticket, Error>> + '_ {
+        q.push_publish(
+            "a/b",
+            PayloadData::Borrowed(&[]),
+            QoS::AtMostOnce,
+            false,
+            None,
+        )
+    }
+
     fn push(q: &Queue, qos: QoS, payload: &'static [u8]) -> Ticket {
         let fut = q.push_publish(
             "a/b",
@@ -722,25 +733,13 @@ mod tests {
         let (count, w) = waker();
         let mut cx = Context::from_waker(&w);
         {
-            let third = q.push_publish(
-                "a/b",
-                PayloadData::Owned(Bytes::new()),
-                QoS::AtMostOnce,
-                false,
-                None,
-            );
+            let third = push_empty(&q);
             let mut third = std::pin::pin!(third);
             assert!(third.as_mut().poll(&mut cx).is_pending(), "full: waits");
             // Dropped while waiting: nothing queued.
         }
         assert_eq!(q.lock().batch.items.len(), 2);
-        let third = q.push_publish(
-            "a/b",
-            PayloadData::Owned(Bytes::new()),
-            QoS::AtMostOnce,
-            false,
-            None,
-        );
+        let third = push_empty(&q);
         let mut third = std::pin::pin!(third);
         assert!(third.as_mut().poll(&mut cx).is_pending());
         let mut batch = Batch::default();
@@ -759,13 +758,7 @@ mod tests {
         assert_eq!(q.poll(a, &mut cx), Poll::Ready(Err(Error::Closed)));
         assert_eq!(q.poll(b, &mut cx), Poll::Ready(Err(Error::Closed)));
         assert_eq!(live(&q), 0);
-        let late = q.push_publish(
-            "a/b",
-            PayloadData::Owned(Bytes::new()),
-            QoS::AtMostOnce,
-            false,
-            None,
-        );
+        let late = push_empty(&q);
         let mut late = std::pin::pin!(late);
         assert!(matches!(
             late.as_mut().poll(&mut cx),
