@@ -968,7 +968,10 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let seq = match self.store_out(build(id), connected) {
             Ok(seq) => seq,
             Err(e) => {
+                // The id goes back; the free run `alloc_pid` found may start after `saved`
+                // (it looked past held ids), so it is not known any more.
                 self.next_pid = saved;
+                self.pids_free_below = 0;
                 return Err(e);
             }
         };

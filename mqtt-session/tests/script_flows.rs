@@ -127,6 +127,43 @@ fn packet_ids_skip_scattered_held_ids_on_every_lap(v: ProtocolVersion) {
     assert!(given[12..65_535].iter().all(|id| !held.contains(id)));
 }
 
+/// [MQTT-2.2.1-3] A publish refused after its id was chosen gives the id back and leaves
+/// the choice of the next one as it was: with the id after the wrap held (5), a refused
+/// publish (over the server's Maximum Packet Size) looks past it and fails; the next
+/// publish still skips the held id.
+#[test]
+fn refused_publish_after_the_wrap_does_not_free_a_held_id_v5() {
+    let mut t = Script::new(&cfg(V5));
+    t.open();
+    t.accept(false, &[Property::MaximumPacketSize(64)]);
+    let mut held = None;
+    for id in 1..=65_535u32 {
+        let tok = t.publish("p", b"", QoS::AtLeastOnce).unwrap();
+        assert_eq!(t.sent_publish_ids(), [id as u16]);
+        if id == 5 {
+            held = Some(tok);
+        } else {
+            t.server(puback(id as u16));
+            t.expect_events(&[Ev::published(tok)]);
+        }
+    }
+    for id in 1..=4u16 {
+        let tok = t.publish("p", b"", QoS::AtLeastOnce).unwrap();
+        assert_eq!(t.sent_publish_ids(), [id]);
+        t.server(puback(id));
+        t.expect_events(&[Ev::published(tok)]);
+    }
+    assert_eq!(
+        t.try_publish("p", &[0; 100], QoS::AtLeastOnce, false, &[]),
+        Err(Error::PacketTooLarge { size: 108, max: 64 })
+    );
+    t.expect_idle();
+    t.publish("p", b"", QoS::AtLeastOnce).unwrap();
+    assert_eq!(t.sent_publish_ids(), [6], "5 is still in flight");
+    t.server(puback(5));
+    t.expect_events(&[Ev::published(held.unwrap())]);
+}
+
 #[test]
 fn packet_ids_skip_scattered_held_ids_on_every_lap_v311() {
     packet_ids_skip_scattered_held_ids_on_every_lap(V311);
