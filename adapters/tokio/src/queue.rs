@@ -239,7 +239,13 @@ impl Queue {
         retain: bool,
         properties: Option<Box<PublishProperties>>,
     ) -> Result<Ticket, Error> {
-        let mut payload = Some(payload);
+        // A large borrowed payload is copied now, not under the queue's lock.
+        let mut payload = Some(match payload {
+            PayloadData::Borrowed(p) if p.len() > INLINE_MAX => {
+                PayloadData::Owned(Bytes::copy_from_slice(p))
+            }
+            p => p,
+        });
         let mut properties = Some(properties);
         self.push_with(|q| {
             let slot = if qos == QoS::AtMostOnce {
@@ -258,9 +264,6 @@ impl Queue {
             let topic = (t0, b.text.len() as u32);
             let payload = match payload.take() {
                 Some(PayloadData::Owned(p)) if p.len() > INLINE_MAX => Payload::Shared(p),
-                Some(PayloadData::Borrowed(p)) if p.len() > INLINE_MAX => {
-                    Payload::Shared(Bytes::copy_from_slice(p))
-                }
                 p => {
                     let d0 = b.data.len() as u32;
                     match &p {
