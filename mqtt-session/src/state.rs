@@ -843,12 +843,16 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 properties: Properties::new(properties),
                 payload,
             });
-            let len = match quick_len(&packet, v) {
+            let quick = quick_len(&packet, v);
+            let len = match quick {
                 Some(len) => len,
                 None => packet.encoded_len(v)?,
             };
             if len as u64 > u64::from(self.link.max_packet_size) {
-                packet.encoded_len(v)?;
+                // As in store_out: an invalid packet is refused as invalid first.
+                if quick.is_some() {
+                    packet.encoded_len(v)?;
+                }
                 return Err(Error::PacketTooLarge {
                     size: len,
                     max: self.link.max_packet_size,
