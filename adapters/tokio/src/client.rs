@@ -29,6 +29,9 @@ pub enum Error {
     Lost(LossReason),
     /// The driver task has ended (every handle dropped, or after `disconnect`).
     Closed,
+    /// [`Client::try_publish`] only: the command queue is full, nothing was queued; the
+    /// driver is behind (or the session has no room) and the caller decides what to drop.
+    Full,
 }
 
 impl fmt::Display for Error {
@@ -38,6 +41,7 @@ impl fmt::Display for Error {
             Error::Refused(rc) => write!(f, "refused by the broker: {rc:?}"),
             Error::Lost(r) => write!(f, "lost: {r:?}"),
             Error::Closed => f.write_str("the client is closed"),
+            Error::Full => f.write_str("the command queue is full"),
         }
     }
 }
@@ -384,14 +388,54 @@ impl Client {
                 properties.map(Box::new),
             )
             .await?;
-        Ok(Pending(PendingInner::Publish {
+        Ok(self.answer(ticket))
+    }
+
+    /// [`Client::publish_start`] without waiting: queues the publish if the command queue
+    /// has room now, and returns [`Error::Full`] (nothing queued) if it has not. For code
+    /// that cannot `.await` (a synchronous callback, another thread or runtime), and for
+    /// callers that would rather drop or count a message than wait when the driver is
+    /// behind. The returned future is the broker's answer, as from `publish_start`;
+    /// dropping it does not withdraw the message.
+    ///
+    /// ```no_run
+    /// # fn f(client: &mqtt_tokio::Client) {
+    /// use mqtt_tokio::{Error, QoS};
+    /// match client.try_publish("sensors/7/temp", b"21.5", QoS::AtMostOnce, false, None) {
+    ///     Ok(_answer) => {}                 // queued; the answer may be awaited or dropped
+    ///     Err(Error::Full) => { /* the driver is behind: drop or retry later */ }
+    ///     Err(e) => eprintln!("publish: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn try_publish<'p>(
+        &self,
+        topic: impl AsRef<str>,
+        payload: impl IntoPayload<'p>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<PublishProperties>,
+    ) -> Result<Pending<PublishAck>, Error> {
+        let ticket = self.shared.queue.try_push_publish(
+            topic.as_ref(),
+            payload.into_payload(),
+            qos,
+            retain,
+            properties.map(Box::new),
+        )?;
+        Ok(self.answer(ticket))
+    }
+
+    /// The future of a queued publish's answer.
+    fn answer(&self, ticket: Ticket) -> Pending<PublishAck> {
+        Pending(PendingInner::Publish {
             wait: PublishWait {
                 shared: self.shared.clone(),
                 ticket,
                 answered: false,
             },
             map: |r| r,
-        }))
+        })
     }
 
     /// Subscribes to `filter` at `qos` and waits for the SUBACK: the granted QoS, or a

@@ -8,6 +8,8 @@
 //!   control are the session's; the driver opens the transport when the session asks.
 //! - [`Client::publish`] resolves when the broker acknowledged (PUBACK / PUBCOMP);
 //!   [`Client::subscribe`] with the SUBACK's codes. Every future is cancel-safe (see each).
+//!   [`Client::try_publish`] queues without waiting, for synchronous code: a full command
+//!   queue is [`Error::Full`], with nothing queued.
 //! - A slow application is pushed back on, never buffered without bound: when the event
 //!   queue ([`Capacity`]`::events`) is full the driver stops reading the socket.
 //! - No channel hop per message: a publish copies its topic (and a payload up to 512 bytes)

@@ -198,6 +198,64 @@ impl Inner {
     }
 }
 
+/// The push of one publish into the queue (under its lock), for [`Queue::push_publish`]
+/// and [`Queue::try_push_publish`]: the topic and a small payload are copied into the
+/// batch's buffers; QoS 1/2 takes a slot for its answer. Called at most once with
+/// success (a full queue does not call it).
+fn publisher<'p>(
+    topic: &'p str,
+    payload: PayloadData<'p>,
+    qos: QoS,
+    retain: bool,
+    properties: Option<Box<PublishProperties>>,
+) -> impl FnMut(&mut Inner) -> Ticket + 'p {
+    // A large borrowed payload is copied now, not under the queue's lock.
+    let mut payload = Some(match payload {
+        PayloadData::Borrowed(p) if p.len() > INLINE_MAX => {
+            PayloadData::Owned(Bytes::copy_from_slice(p))
+        }
+        p => p,
+    });
+    let mut properties = Some(properties);
+    move |q: &mut Inner| {
+        let slot = if qos == QoS::AtMostOnce {
+            NONE
+        } else {
+            q.alloc_slot()
+        };
+        let ticket = if slot == NONE {
+            Ticket::Seq(q.pushed)
+        } else {
+            Ticket::Slot(slot)
+        };
+        let b = &mut q.batch;
+        let t0 = b.text.len() as u32;
+        b.text.push_str(topic);
+        let topic = (t0, b.text.len() as u32);
+        let payload = match payload.take() {
+            Some(PayloadData::Owned(p)) if p.len() > INLINE_MAX => Payload::Shared(p),
+            p => {
+                let d0 = b.data.len() as u32;
+                match &p {
+                    Some(PayloadData::Owned(p)) => b.data.extend_from_slice(p),
+                    Some(PayloadData::Borrowed(p)) => b.data.extend_from_slice(p),
+                    None => {}
+                }
+                Payload::Inline(d0, b.data.len() as u32)
+            }
+        };
+        b.items.push(Item::Publish(PublishItem {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties: properties.take().flatten(),
+            slot,
+        }));
+        ticket
+    }
+}
+
 impl Queue {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
@@ -239,52 +297,21 @@ impl Queue {
         retain: bool,
         properties: Option<Box<PublishProperties>>,
     ) -> Result<Ticket, Error> {
-        // A large borrowed payload is copied now, not under the queue's lock.
-        let mut payload = Some(match payload {
-            PayloadData::Borrowed(p) if p.len() > INLINE_MAX => {
-                PayloadData::Owned(Bytes::copy_from_slice(p))
-            }
-            p => p,
-        });
-        let mut properties = Some(properties);
-        self.push_with(|q| {
-            let slot = if qos == QoS::AtMostOnce {
-                NONE
-            } else {
-                q.alloc_slot()
-            };
-            let ticket = if slot == NONE {
-                Ticket::Seq(q.pushed)
-            } else {
-                Ticket::Slot(slot)
-            };
-            let b = &mut q.batch;
-            let t0 = b.text.len() as u32;
-            b.text.push_str(topic);
-            let topic = (t0, b.text.len() as u32);
-            let payload = match payload.take() {
-                Some(PayloadData::Owned(p)) if p.len() > INLINE_MAX => Payload::Shared(p),
-                p => {
-                    let d0 = b.data.len() as u32;
-                    match &p {
-                        Some(PayloadData::Owned(p)) => b.data.extend_from_slice(p),
-                        Some(PayloadData::Borrowed(p)) => b.data.extend_from_slice(p),
-                        None => {}
-                    }
-                    Payload::Inline(d0, b.data.len() as u32)
-                }
-            };
-            b.items.push(Item::Publish(PublishItem {
-                topic,
-                payload,
-                qos,
-                retain,
-                properties: properties.take().flatten(),
-                slot,
-            }));
-            ticket
-        })
-        .await
+        self.push_with(publisher(topic, payload, qos, retain, properties))
+            .await
+    }
+
+    /// Queues a publish if there is room now; [`Error::Full`] (nothing queued) if not.
+    pub(crate) fn try_push_publish(
+        &self,
+        topic: &str,
+        payload: PayloadData<'_>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<Box<PublishProperties>>,
+    ) -> Result<Ticket, Error> {
+        self.try_push(&mut publisher(topic, payload, qos, retain, properties))?
+            .ok_or(Error::Full)
     }
 
     /// Queues another command, waiting while the queue is full. Cancel-safe likewise.
@@ -767,6 +794,34 @@ mod tests {
             late.as_mut().poll(&mut cx),
             Poll::Ready(Err(Error::Closed))
         ));
+    }
+
+    #[test]
+    fn try_push_on_a_full_queue_queues_nothing_and_takes_no_slot() {
+        let q = Queue::new(2);
+        let try_push =
+            |qos| q.try_push_publish("a/b", PayloadData::Borrowed(b"x"), qos, false, None);
+        assert!(matches!(try_push(QoS::AtLeastOnce), Ok(Ticket::Slot(_))));
+        assert!(matches!(try_push(QoS::AtMostOnce), Ok(Ticket::Seq(1))));
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            assert!(matches!(try_push(qos), Err(Error::Full)), "{qos:?}");
+        }
+        assert_eq!(live(&q), 1, "a refused QoS 1/2 push takes no slot");
+        {
+            let inner = q.lock();
+            assert_eq!(inner.batch.items.len(), 2);
+            assert_eq!(
+                inner.batch.text, "a/ba/b",
+                "no topic bytes of refused pushes"
+            );
+            assert_eq!(inner.batch.data, b"xx");
+            assert_eq!(inner.pushed, 2);
+        }
+        let mut batch = Batch::default();
+        q.take(&mut batch);
+        assert!(matches!(try_push(QoS::ExactlyOnce), Ok(Ticket::Slot(_))));
+        q.close();
+        assert!(matches!(try_push(QoS::AtMostOnce), Err(Error::Closed)));
     }
 
     #[test]

@@ -356,3 +356,80 @@ fn cancelled_publishes_are_neither_lost_nor_duplicated() {
         );
     });
 }
+
+/// `try_publish` from a plain thread (no runtime, no `.await`): with the broker's
+/// acknowledgements held back it queues until the in-flight table, the outbox and the
+/// queue are full, then answers `Full` at once and queues nothing; released, exactly the
+/// accepted messages arrive, once each, in order, and every answer is a success. After
+/// `disconnect` it answers `Closed`.
+#[test]
+fn try_publish_from_a_plain_thread_refuses_when_full_and_queues_nothing() {
+    rt().block_on(async {
+        let acks = Arc::new(Acks::default());
+        acks.hold.store(true, Ordering::SeqCst);
+        let (port, mut seen) = server(acks.clone()).await;
+        let (c, _ev) = client(port, 4, 8).await;
+        let thread = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                let mut refused = 0u32;
+                let mut i = 0u32;
+                // Until the queue stays full through 50 tries 10 ms apart: the driver has
+                // taken all it can.
+                while refused < 50 {
+                    match c.try_publish("try/t", payload(0, i), QoS::AtLeastOnce, false, None) {
+                        Ok(p) => {
+                            answers.push(p);
+                            i += 1;
+                            refused = 0;
+                        }
+                        Err(Error::Full) => {
+                            refused += 1;
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(e) => panic!("try_publish: {e}"),
+                    }
+                    assert!(i < 1000, "try_publish must refuse once full");
+                }
+                answers
+            })
+        };
+        let answers = tokio::task::spawn_blocking(move || thread.join().expect("thread"))
+            .await
+            .expect("join");
+        let accepted = answers.len();
+        // In flight (4) + the session's outbox (64) + taken by the driver (8) + queued (8).
+        assert!(
+            (4..=4 + 64 + 8 + 8).contains(&accepted),
+            "bounded: accepted {accepted}"
+        );
+        acks.hold.store(false, Ordering::SeqCst);
+        acks.release.notify_one();
+        for p in answers {
+            let ack = tokio::time::timeout(T, p)
+                .await
+                .expect("answered in time")
+                .expect("acknowledged");
+            assert_eq!(ack.reason_code, mqtt_tokio::ReasonCode::Success);
+        }
+        let got = receive(&mut seen, accepted).await;
+        for (i, (qos, p)) in got.iter().enumerate() {
+            assert_eq!((*qos, parse(p)), (1, (0, i as u32)), "in order, once each");
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), seen.recv())
+                .await
+                .is_err(),
+            "nothing refused was sent"
+        );
+        c.disconnect(Duration::from_secs(5))
+            .await
+            .expect("disconnect");
+        assert_eq!(
+            c.try_publish("try/t", b"late", QoS::AtMostOnce, false, None)
+                .err(),
+            Some(Error::Closed)
+        );
+    });
+}
