@@ -47,6 +47,16 @@ use crate::timer::Timers;
 pub(crate) const TX_STAGING: usize = 128;
 /// Room kept free in the staging buffer before another received packet is processed.
 const TX_RESERVE: usize = 16;
+/// What [`Core::write_direct_aliased`] did.
+enum DirectAlias {
+    /// No alias applies: the message goes un-aliased.
+    None,
+    /// Written with its alias: this many bytes.
+    Written(usize),
+    /// An alias applies but the packet does not fit the caller's buffer: queue it.
+    NoRoom,
+}
+
 /// Bytes reserved per incoming topic alias; a longer topic bound to an alias may not be kept.
 const ALIAS_RESERVE: usize = 64;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
@@ -812,8 +822,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     }
 
     /// [`Core::publish`], writing a QoS 0 message straight into `out` when it can go at
-    /// once: connected, nothing queued to go before it, no outgoing alias to choose, and
-    /// room in `out`. Returns the token and the bytes written (0: queued as usual).
+    /// once: connected, nothing queued to go before it, and room in `out`; with an
+    /// outgoing topic alias (5.0) chosen and bound as a transmit of the queued message
+    /// would. Returns the token and the bytes written (0: queued as usual).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn publish_into(
         &mut self,
@@ -829,7 +840,6 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let topic = self.check_publish(topic, qos, retain, properties)?;
         if qos == QoS::AtMostOnce
             && self.state == ConnState::Connected
-            && self.link.alias_max == 0
             && !self.auth_due
             && self.first_pending >= self.out.len()
             && self.resubscribe_from.is_none()
@@ -858,18 +868,35 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                     max: self.link.max_packet_size,
                 });
             }
-            if let Some(dst) = out.get_mut(..len) {
-                let n = packet.encode(v, dst)?;
-                // Numbered like a queued one, so the tokens that follow do not depend on
-                // the path a QoS 0 message took.
-                self.token();
-                self.last_sent = self.now;
-                self.refresh_keepalive();
-                return Ok((None, n));
+            // The checks above are the queued record's; an alias is chosen as its
+            // transmit would choose one.
+            let direct = match self.link.alias_max {
+                0 => DirectAlias::None,
+                _ => self.write_direct_aliased(topic, payload, retain, properties, out),
+            };
+            match direct {
+                DirectAlias::Written(n) => return Ok((None, self.sent_direct(n))),
+                DirectAlias::NoRoom => {}
+                DirectAlias::None => {
+                    if let Some(dst) = out.get_mut(..len) {
+                        let n = packet.encode(v, dst)?;
+                        return Ok((None, self.sent_direct(n)));
+                    }
+                }
             }
         }
         self.publish_queued(topic, payload, qos, retain, properties)
             .map(|token| (token, 0))
+    }
+
+    /// Bookkeeping of a QoS 0 message written at once (`n` bytes, returned).
+    fn sent_direct(&mut self, n: usize) -> usize {
+        // Numbered like a queued one, so the tokens that follow do not depend on the path
+        // a QoS 0 message took.
+        self.token();
+        self.last_sent = self.now;
+        self.refresh_keepalive();
+        n
     }
 
     /// The checks every publish passes before it is written or queued; returns the
@@ -1699,25 +1726,8 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let Ok(Packet::Publish(p)) = Packet::decode_exact(record, v) else {
             return None;
         };
-        if p.topic.is_empty() {
-            return None;
-        }
-        // Find the topic's alias, or the first free one.
-        let mut known = None;
-        let mut free = None;
-        for a in 1..=self.link.alias_max {
-            match self.store.get(Key::OutAlias(a)) {
-                Some(t) if t == p.topic.as_bytes() => {
-                    known = Some(a);
-                    break;
-                }
-                None if free.is_none() => free = Some(a),
-                _ => {}
-            }
-        }
-        // A new binding only while it leaves the store's reserved room intact.
-        let may_bind = !self.out_alias_evicted && self.leaves_alias_room(p.topic.len());
-        let alias = known.or(free.filter(|_| may_bind))?;
+        let (alias, known) = self.out_alias(p.topic.as_str())?;
+        let known = known.then_some(alias);
         let topic_len = p.topic.len();
         let n = {
             // A scope, so the properties (which borrow the store) are dropped before `put`.
@@ -1752,6 +1762,80 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             }
         }
         Some(n)
+    }
+
+    /// The outgoing topic alias for `topic` (5.0, when the server granted some): the one
+    /// it is bound to (`true`: send the alias alone), else the first free one if a new
+    /// binding leaves the store's reserved room intact (`false`: send topic and alias,
+    /// and bind). `None`: no alias applies.
+    fn out_alias(&self, topic: &str) -> Option<(u16, bool)> {
+        if self.link.alias_max == 0 || topic.is_empty() {
+            return None;
+        }
+        let mut free = None;
+        for a in 1..=self.link.alias_max {
+            match self.store.get(Key::OutAlias(a)) {
+                Some(t) if t == topic.as_bytes() => return Some((a, true)),
+                None if free.is_none() => free = Some(a),
+                _ => {}
+            }
+        }
+        let may_bind = !self.out_alias_evicted && self.leaves_alias_room(topic.len());
+        free.filter(|_| may_bind).map(|a| (a, false))
+    }
+
+    /// [`Core::publish_into`]'s aliased write: the QoS 0 PUBLISH with the topic's
+    /// outgoing alias (binding a new one), encoded into `out` exactly as
+    /// [`Core::write_aliased`] would rebuild it from a queued record, in the same cases.
+    fn write_direct_aliased(
+        &mut self,
+        topic: TopicName<'_>,
+        payload: &[u8],
+        retain: bool,
+        properties: &[Property<'_>],
+        out: &mut [u8],
+    ) -> DirectAlias {
+        let Some((alias, known)) = self.out_alias(topic.as_str()) else {
+            return DirectAlias::None;
+        };
+        let v = self.settings.version;
+        let mut props: heapless::Vec<Property<'_>, 16> = heapless::Vec::new();
+        for prop in properties {
+            if props.push(*prop).is_err() {
+                return DirectAlias::None;
+            }
+        }
+        if props.push(Property::TopicAlias(alias)).is_err() {
+            return DirectAlias::None;
+        }
+        let packet = Packet::Publish(Publish {
+            dup: false,
+            qos: QosPid::AtMostOnce,
+            retain,
+            topic: if known { TopicName::ALIAS_ONLY } else { topic },
+            properties: Properties::new(&props),
+            payload,
+        });
+        let Ok(len) = packet.encoded_len(v) else {
+            return DirectAlias::None;
+        };
+        if len as u64 > u64::from(self.link.max_packet_size) {
+            return DirectAlias::None;
+        }
+        // Too little room: queued, to be aliased when it is transmitted.
+        let Some(Ok(n)) = out.get_mut(..len).map(|dst| packet.encode(v, dst)) else {
+            return DirectAlias::NoRoom;
+        };
+        if !known
+            && self
+                .store
+                .put(Key::OutAlias(alias), topic.as_bytes())
+                .is_err()
+        {
+            // Cannot remember the binding: sent un-aliased, as a transmit would.
+            return DirectAlias::None;
+        }
+        DirectAlias::Written(n)
     }
 
     /// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id.

@@ -1,7 +1,7 @@
 //! Script tests of `Session::publish_into`, the write-at-once path for QoS 0: a message
-//! that can go at once (connected, nothing queued ahead of it, no outgoing alias to
-//! choose, room in the caller's buffer) is encoded straight into that buffer; anything
-//! else is queued exactly as `publish` queues it. Each case runs twin sessions, one
+//! that can go at once (connected, nothing queued ahead of it, room in the caller's
+//! buffer) is encoded straight into that buffer, with the outgoing topic alias (5.0) its
+//! transmit would have chosen; anything else is queued exactly as `publish` queues it. Each case runs twin sessions, one
 //! publishing through `publish` and a drain, the other through `publish_into`, and
 //! requires the same bytes on the wire, the same events and the same session afterwards
 //! (state, counts, next deadline), then the same continuation (more operations, the
@@ -124,8 +124,8 @@ fn mqtt_4_9_0_2_qos0_behind_a_held_publish_is_queued() {
     }
 }
 
-/// Offline (with QoS 0 queued offline), too small a buffer, or an outgoing alias to
-/// choose (5.0): queued, and sent by `poll_transmit` exactly as `publish` would.
+/// Offline (with QoS 0 queued offline) or too small a buffer: queued, and sent by
+/// `poll_transmit` exactly as `publish` would.
 #[test]
 fn qos0_that_cannot_go_at_once_is_queued_as_publish_queues_it() {
     for v in BOTH {
@@ -141,11 +141,61 @@ fn qos0_that_cannot_go_at_once_is_queued_as_publish_queues_it() {
         assert_eq!(twin(&cfg(v), setup, "d/c", b"x", &[], small), 0, "{v:?}");
         assert_eq!(twin(&cfg(v), setup, "d/c", b"x", &[], 0), 0, "{v:?}");
     }
-    let aliases = |t: &mut Script| {
+}
+
+/// 5.0 with outgoing topic aliases granted (Topic Alias Maximum 2): written at once with
+/// the alias a transmit of the queued message would choose [MQTT-3.3.2-8]: a new topic
+/// binds the first free alias and carries topic and alias (3 bytes more), a bound topic
+/// travels as its alias alone, no free alias leaves the topic plain; with room for the
+/// plain packet but not the aliased one it is queued (and aliased when transmitted).
+#[test]
+fn mqtt_3_3_2_8_outgoing_topic_alias_chosen_as_a_transmit_would() {
+    let granted = |t: &mut Script| {
         t.open();
         t.accept(false, &[Property::TopicAliasMaximum(2)]);
     };
-    assert_eq!(twin(&cfg(V5), aliases, "d/d", b"x", &[], 1 << 12), 0);
+    let plain = wire_len(V5, "d/d", b"x");
+    let fresh = twin(&cfg(V5), granted, "d/d", b"x", &[], 1 << 12);
+    assert_eq!(fresh, plain + 3, "topic + Topic Alias property");
+    let bound = |t: &mut Script| {
+        granted(t);
+        t.publish("d/d", b"x", QoS::AtMostOnce);
+        t.take_sent();
+    };
+    let alias_only = twin(&cfg(V5), bound, "d/d", b"x", &[], 1 << 12);
+    assert_eq!(alias_only, plain + 3 - "d/d".len(), "alias alone, no topic");
+    let full = |t: &mut Script| {
+        granted(t);
+        t.publish("d/1", b"x", QoS::AtMostOnce);
+        t.publish("d/2", b"x", QoS::AtMostOnce);
+        t.take_sent();
+    };
+    assert_eq!(
+        twin(&cfg(V5), full, "d/d", b"x", &[], 1 << 12),
+        plain,
+        "no free alias"
+    );
+    assert_eq!(
+        twin(&cfg(V5), granted, "d/d", b"x", &[], plain),
+        0,
+        "queued"
+    );
+    let props = [Property::UserProperty("k", "v")];
+    let with_props = twin(&cfg(V5), granted, "d/d", b"x", &props, 1 << 12);
+    assert!(with_props > fresh, "properties and alias together");
+    // A binding made at once is the session's: later publishes, either way, use it.
+    let mut t = Script::new(&cfg(V5));
+    granted(&mut t);
+    let first = t.publish_into("d/d", b"x", QoS::AtMostOnce, &[], 1 << 12);
+    let again = t.publish_into("d/d", b"x", QoS::AtMostOnce, &[], 1 << 12);
+    assert_eq!((first, again), (Ok((None, fresh)), Ok((None, alias_only))));
+    t.take_sent();
+    t.publish("d/d", b"x", QoS::AtMostOnce);
+    assert_eq!(
+        t.take_sent().len(),
+        alias_only,
+        "queued, then sent as the alias"
+    );
 }
 
 /// 5.0 properties travel in the packet written at once.
