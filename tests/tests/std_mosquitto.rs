@@ -58,6 +58,7 @@ both_versions!(
     client_handle_publishes_from_another_thread,
     tls_roundtrip_with_mutual_tls,
     round_trips_do_not_wait_for_delayed_acks,
+    qos0_burst_is_never_full_and_the_wire_keeps_the_publish_order,
 );
 
 // ----- helpers -----------------------------------------------------------------------------
@@ -383,6 +384,64 @@ fn publish_to_mosquitto_sub(v: ProtocolVersion) {
     let mut lines = sub.take(3, Duration::from_secs(5));
     lines.sort();
     assert_eq!(lines, ["out/0 p0", "out/1 p1", "out/2 p2"]);
+}
+
+/// The topics of the PUBLISH packets the broker received from `client`, in order (from
+/// its `log_type all` log).
+fn received_topics(m: &Mosquitto, client: &str) -> Vec<String> {
+    let from = format!("Received PUBLISH from {client} ");
+    m.log()
+        .lines()
+        .filter_map(|l| l.split_once(&from))
+        .filter_map(|(_, rest)| rest.split('\'').nth(1).map(str::to_string))
+        .collect()
+}
+
+/// While connected, QoS 0 publishes are encoded straight into the transmit buffer: a
+/// burst of 2,000 (400 KB, so the publish that passes 256 KiB staged writes mid-burst)
+/// is never `Full` with no loop call in between, then QoS 1 and QoS 0 alternate (the
+/// QoS 0 ones queued behind the QoS 1 ones the session holds); the broker receives every
+/// message in the order it was published.
+fn qos0_burst_is_never_full_and_the_wire_keeps_the_publish_order(v: ProtocolVersion) {
+    const BURST: usize = 2_000;
+    let m = broker("");
+    let (_client, mut c) = Client::new(options(&m, "q0burst", v)).unwrap();
+    connected(&mut c);
+    let id = c.options().client_id.clone();
+    let payload = [7u8; 200];
+    let mut expected = Vec::new();
+    for i in 0..BURST {
+        let topic = format!("burst/{i}");
+        let r = c.publish(&topic, &payload, QoS::AtMostOnce, false);
+        assert_eq!(r, Ok(None), "QoS 0 publish {i} taken at once");
+        expected.push(topic);
+    }
+    let mut tokens = Vec::new();
+    for i in 0..40 {
+        let topic = format!("mix/{i}");
+        let qos = if i % 2 == 0 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        };
+        match c.publish(&topic, b"m", qos, false).unwrap() {
+            Some(t) => tokens.push(t),
+            None => assert_eq!(qos, QoS::AtMostOnce),
+        }
+        expected.push(topic);
+    }
+    let mut acked = 0;
+    until(&mut c, Duration::from_secs(10), "20 PUBACKs", |e| {
+        if let Event::Published { token, .. } = e {
+            assert!(tokens.contains(token));
+            acked += 1;
+        }
+        (acked == tokens.len()).then_some(())
+    });
+    wait_log(&m, Duration::from_secs(10), "every PUBLISH", |_| {
+        received_topics(&m, &id).len() >= expected.len()
+    });
+    assert_eq!(received_topics(&m, &id), expected, "the order published");
 }
 
 fn mqtt_3_3_1_6_retained_message_on_subscribe(v: ProtocolVersion) {

@@ -57,6 +57,10 @@ pub struct Connection {
     broker: usize,
     stream: Option<Stream>,
     tx: Vec<u8>,
+    /// Bytes at the start of `tx` that QoS 0 publishes encoded there directly
+    /// ([`mqtt_session::Session::publish_into`]) and no write has sent yet; the next
+    /// transmit appends after them and writes them first.
+    staged: usize,
     commands: Receiver<Command>,
     clients_gone: bool,
     waiter: Waiter,
@@ -131,6 +135,7 @@ impl Client {
             broker: 0,
             stream: None,
             tx: vec![0; TX_INITIAL],
+            staged: 0,
             commands,
             clients_gone: false,
             waiter,
@@ -312,6 +317,8 @@ impl Connection {
 
     fn transport_down(&mut self) {
         self.stream = None;
+        // QoS 0 bytes not yet written go with the connection ("at most once").
+        self.staged = 0;
         let now = self.now();
         self.session.handle_transport_down(now);
     }
@@ -385,11 +392,12 @@ impl Connection {
         }
     }
 
-    /// Everything `poll_transmit` has ready, in one `write_all` (more only past
-    /// [`TX_BATCH_MAX`]). Returns whether anything was produced.
+    /// The staged QoS 0 publishes and everything `poll_transmit` has ready after them, in
+    /// one `write_all` (more only past [`TX_BATCH_MAX`]). Returns whether the session
+    /// produced anything.
     fn transmit(&mut self) -> bool {
         let now = self.now();
-        let mut len = 0;
+        let mut len = std::mem::take(&mut self.staged);
         let mut any = false;
         loop {
             let room = self.tx.get_mut(len..).unwrap_or_default();
@@ -601,9 +609,10 @@ impl Connection {
 
     // ----- commands --------------------------------------------------------------------
     //
-    // Commands stage their packets in the session and return at once, without a system
-    // call: the next call that runs the loop (or `flush`) writes everything staged in one
-    // `write_all`, so a burst of publishes costs one write, not one per message.
+    // Commands stage their packets and return at once, without a system call: the next
+    // call that runs the loop (or `flush`) writes everything staged in one `write_all`,
+    // so a burst of publishes costs one write, not one per message. (A QoS 0 burst past
+    // 256 KiB staged is written by the publish that would pass it.)
 
     /// Writes what the commands staged (and handles what it leads to) now, without
     /// waiting for an event. The loop calls do this by themselves.
@@ -615,8 +624,11 @@ impl Connection {
     /// [`Event::Published`] or [`Event::Lost`] will carry; they queue while disconnected.
     /// QoS 0 returns `None` and fails with `NotConnected` while disconnected (unless
     /// `queue_qos0_offline`). The packet goes out at the next loop call or
-    /// [`Connection::flush`]; `Err(Full)` (64 operations staged or in flight) clears as
-    /// the loop runs.
+    /// [`Connection::flush`]. While connected, a QoS 0 message is encoded straight into
+    /// the transmit buffer (no copy kept in the session), so a QoS 0 burst is never
+    /// `Full`: past 256 KiB staged, the publish writes what is staged first (blocking).
+    /// QoS 1/2 take a place among the 64 operations staged or in flight; `Err(Full)`
+    /// clears as the loop runs.
     pub fn publish(
         &mut self,
         topic: &str,
@@ -637,8 +649,26 @@ impl Connection {
         properties: &[Property<'_>],
     ) -> Result<Option<Token>, mqtt_session::Error> {
         let now = self.now();
-        self.session
-            .publish(now, topic, payload, qos, retain, properties)
+        if qos != QoS::AtMostOnce || self.stream.is_none() {
+            return self
+                .session
+                .publish(now, topic, payload, qos, retain, properties);
+        }
+        // Room for the packet (an estimate: a 5.0 one with properties may not fit, and
+        // then the session queues it as `publish` does, to be sent in order).
+        let want = topic.len() + payload.len() + 8;
+        if self.staged > 0 && self.staged + want > TX_BATCH_MAX {
+            self.transmit();
+        }
+        if self.tx.len() < self.staged + want {
+            self.tx.resize(self.staged + want, 0);
+        }
+        let out = self.tx.get_mut(self.staged..).unwrap_or_default();
+        let (token, n) = self
+            .session
+            .publish_into(now, topic, payload, qos, retain, properties, out)?;
+        self.staged += n;
+        Ok(token)
     }
 
     /// Subscribes to one filter at `qos`; [`Event::Subscribed`] carries the result.
