@@ -118,11 +118,65 @@ def main() -> int:
         print(f"Medians of {len(roots)} rounds' criterion medians.\n")
     if any(k[0] in OPS for k in medians):
         codec_report(medians)
+    paired = load_paired(roots)
+    if paired:
+        print()
+        paired_report(paired)
     if any(k[0] in SESSION_GROUPS for k in medians):
         if any(k[0] in OPS for k in medians):
             print()
         session_report(medians)
     return 0
+
+
+def load_paired(roots: list) -> dict:
+    """{(op, packet): [per-round dict of the PAIRED line's fields]} from `<round>.paired.log`
+    beside each round directory (or `paired.log` inside it), as `benches/rounds.sh` writes
+    them from `cargo bench --bench codec -- --paired`."""
+    found = {}
+    for root in roots:
+        for path in (Path(str(root) + ".paired.log"), root / "paired.log"):
+            if not path.exists():
+                continue
+            for line in path.read_text().splitlines():
+                if not line.startswith("PAIRED "):
+                    continue
+                f = dict(kv.split("=", 1) for kv in line.split()[1:])
+                found.setdefault((f["op"], f["packet"]), []).append(f)
+    return found
+
+
+def paired_report(paired: dict) -> None:
+    rounds = max(len(v) for v in paired.values())
+    print(
+        "Paired: each pair times both libraries on the same packet back to back (which one "
+        "first alternates), 2,000 pairs per row per round; ratio = median over the pairs of "
+        f"rumqttc time / mqtt-proto time, then the median over {rounds} round(s)."
+    )
+    print()
+    print("| packet | op | mqtt-proto | rumqttc | paired ratio | per round | interquartile (pairs) |")
+    print("|---|---|---:|---:|---:|---|---|")
+    verdicts = []
+    for packet in PACKETS:
+        for op in OPS:
+            rows = paired.get((op, packet))
+            if not rows:
+                continue
+            med = lambda k: statistics.median(float(r[k]) for r in rows)
+            ratio = med("ratio")
+            per_round = ", ".join(f"{float(r['ratio']):.2f}" for r in rows)
+            iqr = ", ".join(f"{float(r['ratio_q1']):.2f}-{float(r['ratio_q3']):.2f}" for r in rows)
+            print(
+                f"| {PACKET_LABEL[packet]} | {op} | {fmt_time(med('ours_ns'))} "
+                f"| {fmt_time(med('theirs_ns'))} | {ratio:.2f}x | {per_round} | {iqr} |"
+            )
+            need = DECODE_MIN_RATIO if op == "decode" else 1.0
+            verdicts.append((ratio >= need, f"{op} {packet}: paired ratio {ratio:.2f}x (target >= {need:g}x)"))
+    print()
+    for ok, text in verdicts:
+        print(f"- {'met' if ok else '**MISSED**'}: {text}")
+    print()
+    print(f"{sum(ok for ok, _ in verdicts)} of {len(verdicts)} paired targets met.")
 
 
 def codec_report(medians: dict) -> None:

@@ -3,7 +3,9 @@
 # criterion run of both benches into its own directory, then one report of the median
 # of each benchmark's round medians (benches/report.py). On a shared, noisy machine a
 # neighbour's burst then spoils one round of a row, not the row; our rows and rumqttc's
-# are measured minutes apart at most, in every round.
+# are measured minutes apart at most, in every round. Each round also runs the codec's
+# paired measurement (`--paired`: both libraries back to back per pair), which
+# report.py prints as a table of its own.
 #
 #   bash benches/rounds.sh [ROUNDS] [MEASUREMENT_SECONDS]
 set -euo pipefail
@@ -24,6 +26,9 @@ for i in $(seq "$rounds"); do
       --warm-up-time 1 --measurement-time "$secs" --noplot > "$dir.$bench.log" 2>&1 \
       || { cat "$dir.$bench.log" >&2; exit 1; }
   done
+  # The paired measurement of the codec (both libraries back to back per pair).
+  cargo bench -q -p mqtt-benches --bench codec -- --paired > "$dir.paired.log" 2>&1 \
+    || { cat "$dir.paired.log" >&2; exit 1; }
   echo "round $i of $rounds done" >&2
 done
 python3 benches/report.py "${dirs[@]}"

@@ -2,6 +2,10 @@
 //! rumqttc 0.25.1's `mqttbytes` codec, and through a plain `memcpy` of the same bytes.
 //!
 //! Run: `cargo bench -p mqtt-benches --bench codec`, then `python3 benches/report.py`.
+//! Paired mode: `cargo bench -p mqtt-benches --bench codec -- --paired` times both
+//! libraries back to back on each packet, 1,000 pairs per row, and prints the median of
+//! the per-pair ratios with its quartiles (one `PAIRED` line per row; see [`paired`]):
+//! the ratio a noisy machine moves least. `benches/rounds.sh` runs it every round.
 //!
 //! Packets (all PUBLISH are **QoS 1**, packet id 10, for both libraries):
 //! - `publish_64`: 3.1.1 PUBLISH, 30-byte topic, 64 B payload.
@@ -69,7 +73,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use criterion::{Bencher, BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{Bencher, BenchmarkId, Criterion, criterion_group};
 use mqtt_proto::{
     Connect, Decoded, Decoder, Packet, PacketId, Properties, Property, ProtocolVersion, Publish,
     QoS, QosPid, Subscribe, Subscription, SubscriptionOptions, TopicFilter, TopicName, Will,
@@ -250,17 +254,32 @@ fn batched<I, O>(
         let mut left = iters;
         while left > 0 {
             let n = left.min(chunk as u64) as usize;
-            inputs.clear();
-            outputs.clear();
-            inputs.extend((0..n).map(|_| setup()));
-            let start = Instant::now();
-            outputs.extend(inputs.iter_mut().map(&mut routine));
-            total += start.elapsed();
+            total += time_chunk(&mut inputs, &mut outputs, n, &mut setup, &mut routine);
             left -= n as u64;
         }
         black_box(&outputs);
         total
     });
+}
+
+/// One timed stretch of [`batched`]: `n` inputs built by `setup` (untimed), the routine
+/// over them (timed) into `outputs`, both emptied first (untimed; the drop of the last
+/// stretch's outputs is not counted).
+fn time_chunk<I, O>(
+    inputs: &mut Vec<I>,
+    outputs: &mut Vec<O>,
+    n: usize,
+    setup: &mut impl FnMut() -> I,
+    routine: &mut impl FnMut(&mut I) -> O,
+) -> Duration {
+    inputs.clear();
+    outputs.clear();
+    inputs.extend((0..n).map(|_| setup()));
+    let start = Instant::now();
+    outputs.extend(inputs.iter_mut().map(&mut *routine));
+    let t = start.elapsed();
+    black_box(&*outputs);
+    t
 }
 
 fn bench_decode(c: &mut Criterion, cases: &[Case<'_>], wires: &[Vec<u8>]) {
@@ -353,7 +372,9 @@ fn bench_encode(c: &mut Criterion, cases: &[Case<'_>], wires: &[Vec<u8>]) {
     g.finish();
 }
 
-fn codec(c: &mut Criterion) {
+/// The five packets, each encoded by both libraries and checked ([`prepare`]), with
+/// their wire bytes.
+fn cases() -> (Vec<Case<'static>>, Vec<Vec<u8>>) {
     assert_eq!(TOPIC.len(), 30);
     let p64 = payload(64);
     let p4k = payload(4096);
@@ -469,13 +490,13 @@ fn codec(c: &mut Criterion) {
             keep_alive: 60,
             properties: Properties::new(connect_props),
             client_id: CLIENT_ID,
-            will: Some(WillRef::Given(&Will {
+            will: Some(WillRef::Given(Box::leak(Box::new(Will {
                 topic: TopicName::from_static(WILL_TOPIC),
                 payload: WILL_PAYLOAD,
                 qos: QoS::AtLeastOnce,
                 retain: true,
                 properties: Properties::new(will_props),
-            })),
+            })))),
             username: Some(USERNAME),
             password: Some(PASSWORD.as_bytes()),
         }),
@@ -517,10 +538,205 @@ fn codec(c: &mut Criterion) {
 
     let cases = vec![publish(p64), publish(p4k), publish_v5, subscribe, connect];
     let wires: Vec<Vec<u8>> = cases.iter().map(prepare).collect();
+    (cases, wires)
+}
 
+fn codec(c: &mut Criterion) {
+    let (cases, wires) = cases();
     bench_decode(c, &cases, &wires);
     bench_encode(c, &cases, &wires);
 }
 
 criterion_group!(benches, codec);
-criterion_main!(benches);
+
+/// `cargo bench -p mqtt-benches --bench codec -- --paired`: the paired measurement
+/// ([`paired`]); anything else: criterion, as `criterion_main!` would run it.
+fn main() {
+    if std::env::args().any(|a| a == "--paired") {
+        let (cases, wires) = cases();
+        paired::run(&cases, &wires);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
+/// The paired measurement: the ratio of the two libraries measured side by side.
+///
+/// On a shared machine a row's criterion median moves with the neighbours by up to 1.5x
+/// between runs minutes apart, and the two libraries' rows of one packet are timed
+/// seconds apart, so the ratio of two medians carries both rows' noise. Here each pair
+/// is one timed stretch of each library on the same packet, back to back (tens of
+/// microseconds apart; which one goes first alternates), and the figure is the median
+/// of the per-pair ratios: a burst that slows both halves of a pair leaves its ratio
+/// alone. Same inputs, harness (`time_chunk`), memory and rules as the criterion rows.
+mod paired {
+    use super::*;
+
+    /// Pairs per packet and operation, after [`WARMUP`] discarded ones.
+    const PAIRS: usize = 1000;
+    const WARMUP: usize = 50;
+
+    /// Timed length of each side of a pair: long enough that the clock reads and the
+    /// switch between the libraries are small next to it, short enough that a pair's two
+    /// sides see the same neighbours.
+    const STRETCH: Duration = Duration::from_micros(40);
+
+    /// Per-pair nanoseconds per operation of sides A and B. Each `side_*` call times one
+    /// chunk of `ops` operations (its setup untimed) and returns that time. Each side of
+    /// a pair runs one chunk untimed (to bring its code and branch history back after the
+    /// other side ran), then timed chunks for about [`STRETCH`]; which side goes first
+    /// alternates from pair to pair.
+    fn series<S>(
+        state: &mut S,
+        ops: usize,
+        mut side_a: impl FnMut(&mut S) -> Duration,
+        mut side_b: impl FnMut(&mut S) -> Duration,
+    ) -> (Vec<f64>, Vec<f64>) {
+        fn stretch<S>(
+            state: &mut S,
+            side: &mut impl FnMut(&mut S) -> Duration,
+            reps: u32,
+        ) -> Duration {
+            side(state);
+            (0..reps).map(|_| side(state)).sum()
+        }
+        let reps_for =
+            |t: Duration| (STRETCH.as_nanos() / t.as_nanos().max(1)).clamp(1, 1000) as u32;
+        let reps_a = reps_for(stretch(state, &mut side_a, 1));
+        let reps_b = reps_for(stretch(state, &mut side_b, 1));
+        let per_op = |t: Duration, reps: u32| t.as_nanos() as f64 / (ops as f64 * f64::from(reps));
+        let (mut a, mut b) = (Vec::with_capacity(PAIRS), Vec::with_capacity(PAIRS));
+        for i in 0..WARMUP + PAIRS {
+            let (ta, tb) = if i % 2 == 0 {
+                let ta = stretch(state, &mut side_a, reps_a);
+                (ta, stretch(state, &mut side_b, reps_b))
+            } else {
+                let tb = stretch(state, &mut side_b, reps_b);
+                (stretch(state, &mut side_a, reps_a), tb)
+            };
+            if i >= WARMUP {
+                a.push(per_op(ta, reps_a));
+                b.push(per_op(tb, reps_b));
+            }
+        }
+        (a, b)
+    }
+
+    /// One chunk of `batched`'s decode harness (the criterion decode rows' own).
+    fn decode_side<I, O>(
+        chunk: usize,
+        mut setup: impl FnMut() -> I,
+        mut routine: impl FnMut(&mut I) -> O,
+    ) -> impl FnMut(&mut ()) -> Duration {
+        let (mut inputs, mut outputs) = (Vec::with_capacity(chunk), Vec::with_capacity(chunk));
+        move |_| time_chunk(&mut inputs, &mut outputs, chunk, &mut setup, &mut routine)
+    }
+
+    /// One chunk of `ops` encodes in a plain loop (the criterion encode rows' `iter`).
+    fn encode_side<R>(
+        ops: usize,
+        mut before: impl FnMut(&mut BytesMut),
+        mut encode: impl FnMut(&mut BytesMut) -> R,
+    ) -> impl FnMut(&mut BytesMut) -> Duration {
+        move |bm| {
+            before(bm);
+            let start = Instant::now();
+            for _ in 0..ops {
+                black_box(encode(bm));
+            }
+            start.elapsed()
+        }
+    }
+
+    /// The `q` quantile (0..=1) of `v`, by the nearest rank.
+    fn quantile(v: &[f64], q: f64) -> f64 {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        s[((s.len() - 1) as f64 * q).round() as usize]
+    }
+
+    /// Prints one row: medians of each side and the quartiles of the per-pair ratio B/A.
+    fn report(packet: &str, op: &str, (ours, theirs): (Vec<f64>, Vec<f64>)) {
+        let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(o, t)| t / o).collect();
+        println!(
+            "PAIRED packet={packet} op={op} ours_ns={:.2} theirs_ns={:.2} ratio={:.3} \
+             ratio_q1={:.3} ratio_q3={:.3} pairs={}",
+            quantile(&ours, 0.5),
+            quantile(&theirs, 0.5),
+            quantile(&ratios, 0.5),
+            quantile(&ratios, 0.25),
+            quantile(&ratios, 0.75),
+            ratios.len()
+        );
+    }
+
+    pub(super) fn run(cases: &[Case<'_>], wires: &[Vec<u8>]) {
+        for (case, wire) in cases.iter().zip(wires) {
+            let wire: &[u8] = wire;
+            let chunk = chunk_len(wire.len());
+            let dec = decoder(case.version);
+            let ours = decode_side(
+                chunk,
+                || wire,
+                |input: &mut &[u8]| black_box(dec.decode(black_box(*input))),
+            );
+            let theirs = || shared_bytes_mut(wire);
+            let decode = match &case.theirs {
+                Theirs::V4Publish(_) | Theirs::V4Subscribe(_) => series(
+                    &mut (),
+                    chunk,
+                    ours,
+                    decode_side(chunk, theirs, |input: &mut BytesMut| {
+                        black_box(v4::Packet::read(black_box(input), MAX_PACKET))
+                    }),
+                ),
+                Theirs::V5Publish(_) | Theirs::V5Connect(..) => series(
+                    &mut (),
+                    chunk,
+                    ours,
+                    decode_side(chunk, theirs, |input: &mut BytesMut| {
+                        black_box(v5::Packet::read(black_box(input), Some(MAX_PACKET as u32)))
+                    }),
+                ),
+            };
+            report(case.name, "decode", decode);
+
+            // Both write into one allocation (rule 9): ours over all of its bytes,
+            // rumqttc onto its cleared end.
+            let cap = wire.len() + 64;
+            let mut bm = BytesMut::with_capacity(cap);
+            let at = bm.as_ptr();
+            let v = case.version;
+            let encode = series(
+                &mut bm,
+                chunk,
+                encode_side(
+                    chunk,
+                    |bm| bm.resize(cap, 0),
+                    |bm| {
+                        let n = black_box(&case.ours).encode(v, &mut bm[..]);
+                        black_box(&mut *bm);
+                        n
+                    },
+                ),
+                encode_side(
+                    chunk,
+                    |_| {},
+                    |bm| {
+                        bm.clear();
+                        let n = black_box(&case.theirs).write(bm);
+                        black_box(&mut *bm);
+                        n
+                    },
+                ),
+            );
+            assert_eq!(
+                (bm.as_ptr(), bm.capacity()),
+                (at, cap),
+                "one allocation, never grown"
+            );
+            report(case.name, "encode", encode);
+        }
+    }
+}
