@@ -297,8 +297,12 @@ impl Queue {
         retain: bool,
         properties: Option<Box<PublishProperties>>,
     ) -> Result<Ticket, Error> {
-        self.push_with(publisher(topic, payload, qos, retain, properties))
-            .await
+        let mut push = publisher(topic, payload, qos, retain, properties);
+        // Room now, the usual case: taken without building the waiting future.
+        if let Some(ticket) = self.try_push(&mut push)? {
+            return Ok(ticket);
+        }
+        self.push_with(push).await
     }
 
     /// Queues a publish if there is room now; [`Error::Full`] (nothing queued) if not.
