@@ -356,9 +356,15 @@ async fn publish_loop(
         if !a.no_latency {
             payload[..8].copy_from_slice(&now_ns().to_be_bytes());
         }
-        let p = c
-            .publish_start(a.topic.as_str(), &payload, qos, false, None)
-            .await?;
+        // Queued without a future while the queue has room; waits only when it is full.
+        let p = match c.try_publish(a.topic.as_str(), &payload, qos, false, None) {
+            Ok(p) => p,
+            Err(mqtt_tokio::Error::Full) => {
+                c.publish_start(a.topic.as_str(), &payload, qos, false, None)
+                    .await?
+            }
+            Err(e) => return Err(e),
+        };
         pending.push_back(p);
         n += 1;
         counters.sent.fetch_add(1, Ordering::Relaxed);

@@ -189,6 +189,10 @@ async fn run_client(args: Vec<String>) {
             let payload = vec![0u8; size];
             tokio::spawn(async move {
                 for _ in 0..count {
+                    // As mqttc bench: without waiting while the request channel has room.
+                    if c.try_publish(topic, q, false, payload.clone()).is_ok() {
+                        continue;
+                    }
                     if c.publish(topic, q, false, payload.clone()).await.is_err() {
                         break;
                     }
