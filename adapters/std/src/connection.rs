@@ -654,9 +654,10 @@ impl Connection {
                 .session
                 .publish(now, topic, payload, qos, retain, properties);
         }
-        // Room for the packet (an estimate: a 5.0 one with properties may not fit, and
-        // then the session queues it as `publish` does, to be sent in order).
-        let want = topic.len() + payload.len() + 8;
+        // Room for the packet: topic and payload, the fixed header (5), topic length (2),
+        // a 5.0 property length and Topic Alias (4), and slack. One with more properties
+        // may not fit; the session then queues it as `publish` does, sent in order.
+        let want = topic.len() + payload.len() + 16;
         if self.staged > 0 && self.staged + want > TX_BATCH_MAX {
             self.transmit();
         }

@@ -685,7 +685,10 @@ impl Driver {
             publish_properties(pp, &mut props);
         }
         // A QoS 0 message that can go at once is encoded straight into the write buffer.
-        let direct = p.qos == QoS::AtMostOnce && self.wbuf_room(topic.len() + payload.len() + 8);
+        // Room: topic and payload, the fixed header (5), topic length (2), a 5.0 property
+        // length and Topic Alias (4), and slack; a packet with more properties than that
+        // room holds is queued instead.
+        let direct = p.qos == QoS::AtMostOnce && self.wbuf_room(topic.len() + payload.len() + 16);
         let out = match direct {
             true => self.wbuf.get_mut(self.wlen..).unwrap_or_default(),
             false => &mut [],
