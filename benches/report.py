@@ -150,7 +150,7 @@ def paired_report(paired: dict) -> None:
     rounds = max(len(v) for v in paired.values())
     print(
         "Paired: each pair times both libraries on the same packet back to back (which one "
-        "first alternates), 2,000 pairs per row per round; ratio = median over the pairs of "
+        "first alternates), 1,000 pairs per row per round; ratio = median over the pairs of "
         f"rumqttc time / mqtt-proto time, then the median over {rounds} round(s)."
     )
     print()
