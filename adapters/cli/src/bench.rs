@@ -119,7 +119,7 @@ fn options(a: &BenchArgs, id: String) -> Result<Options, Fail> {
     o.keep_alive = 60;
     // The window asked for (the benchmark's mosquitto allows 100 in flight; the 3.1.1
     // default of 20 is for brokers left at mosquitto's default). The session's outbox
-    // (64) bounds it too.
+    // (`mqtt_tokio::OUTBOX`, 256) bounds it too.
     o.max_inflight = Some(u16::try_from(a.inflight.max(1)).unwrap_or(u16::MAX));
     o.reconnect.initial_delay = mqtt_session::Duration::from_millis(200);
     o.reconnect.max_delay = mqtt_session::Duration::from_millis(2000);

@@ -627,8 +627,8 @@ impl Connection {
     /// [`Connection::flush`]. While connected, a QoS 0 message is encoded straight into
     /// the transmit buffer (no copy kept in the session), so a QoS 0 burst is never
     /// `Full`: past 256 KiB staged, the publish writes what is staged first (blocking).
-    /// QoS 1/2 take a place among the 64 operations staged or in flight; `Err(Full)`
-    /// clears as the loop runs.
+    /// QoS 1/2 take a place among the [`OUTBOX`](crate::OUTBOX) operations staged or in
+    /// flight; `Err(Full)` clears as the loop runs.
     pub fn publish(
         &mut self,
         topic: &str,

@@ -86,4 +86,4 @@ pub use connection::{COMMAND_QUEUE, Connection, NewError};
 pub use event::Event;
 pub use mqtt_proto::{QoS, ReasonCode, SubscriptionOptions};
 pub use mqtt_session::{ConnState, ConnectionError, LossReason, StopReason, Token};
-pub use mqtt_transport::{BrokerUrl, Message, Options, Roots, TlsOptions, WillOptions};
+pub use mqtt_transport::{BrokerUrl, Message, OUTBOX, Options, Roots, TlsOptions, WillOptions};

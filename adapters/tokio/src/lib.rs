@@ -68,7 +68,7 @@ pub use event::Event;
 pub use mqtt_proto::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 pub use mqtt_session::{ConnectionError, LossReason, ReconnectPolicy, StopReason};
 pub use mqtt_transport::{
-    BrokerUrl, Message, Options, Roots, Secret, StoreOptions, TlsOptions, WillOptions,
+    BrokerUrl, Message, OUTBOX, Options, Roots, Secret, StoreOptions, TlsOptions, WillOptions,
 };
 
 /// Sizes of the queues between the application and the driver task.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mqtt_proto::{Decoded, Decoder, Packet, ProtocolVersion, QosPid};
-use mqtt_tokio::{Capacity, Client, Error, Events, Options, Pending, PublishAck, QoS};
+use mqtt_tokio::{Capacity, Client, Error, Events, OUTBOX, Options, Pending, PublishAck, QoS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
@@ -220,7 +220,7 @@ fn interleaved_publishes_from_several_tasks_keep_their_order() {
 /// everything completes, once each, in order.
 #[test]
 fn publishers_wait_when_in_flight_table_and_queue_are_full() {
-    const N: u32 = 300;
+    const N: u32 = OUTBOX as u32 + 100;
     rt().block_on(async {
         let acks = Arc::new(Acks::default());
         acks.hold.store(true, Ordering::SeqCst);
@@ -251,8 +251,8 @@ fn publishers_wait_when_in_flight_table_and_queue_are_full() {
             stuck < N as usize,
             "publish_start must wait, accepted {stuck}"
         );
-        // In flight (4) + the session's outbox (64) + taken by the driver (8) + queued (8).
-        assert!(stuck <= 4 + 64 + 8 + 8 + 1, "bounded: accepted {stuck}");
+        // The session's outbox (in flight and queued) + taken by the driver (8) + queued (8).
+        assert!(stuck <= OUTBOX + 8 + 8 + 1, "bounded: accepted {stuck}");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
             accepted.load(Ordering::SeqCst),
@@ -399,9 +399,9 @@ fn try_publish_from_a_plain_thread_refuses_when_full_and_queues_nothing() {
             .await
             .expect("join");
         let accepted = answers.len();
-        // In flight (4) + the session's outbox (64) + taken by the driver (8) + queued (8).
+        // The session's outbox (in flight and queued) + taken by the driver (8) + queued (8).
         assert!(
-            (4..=4 + 64 + 8 + 8).contains(&accepted),
+            (4..=OUTBOX + 8 + 8).contains(&accepted),
             "bounded: accepted {accepted}"
         );
         acks.hold.store(false, Ordering::SeqCst);
@@ -431,5 +431,49 @@ fn try_publish_from_a_plain_thread_refuses_when_full_and_queues_nothing() {
                 .err(),
             Some(Error::Closed)
         );
+    });
+}
+
+/// `max_inflight` 100 (the benchmark broker's window), acknowledgements held back: the
+/// server sees exactly 100 publishes in flight, then nothing more until it acknowledges
+/// (the session's outbox used to hold 64 operations, which capped the window silently).
+#[test]
+fn a_max_inflight_of_100_is_used_in_full() {
+    const N: u32 = 150;
+    rt().block_on(async {
+        let acks = Arc::new(Acks::default());
+        acks.hold.store(true, Ordering::SeqCst);
+        let (port, mut seen) = server(acks.clone()).await;
+        let (c, _ev) = client(port, 100, 256).await;
+        let mut pending = Vec::new();
+        for i in 0..N {
+            let p = c
+                .publish_start("w/t", payload(0, i), QoS::AtLeastOnce, false, None)
+                .await
+                .expect("queued");
+            pending.push(p);
+        }
+        let in_flight = receive(&mut seen, 100).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), seen.recv())
+                .await
+                .is_err(),
+            "no more than the window of 100 before an acknowledgement"
+        );
+        acks.hold.store(false, Ordering::SeqCst);
+        acks.release.notify_one();
+        for p in pending {
+            tokio::time::timeout(T, p)
+                .await
+                .expect("answered in time")
+                .expect("acknowledged");
+        }
+        let rest = receive(&mut seen, (N - 100) as usize).await;
+        for (i, (_, p)) in in_flight.iter().chain(&rest).enumerate() {
+            assert_eq!(parse(p), (0, i as u32), "in order, once each");
+        }
+        c.disconnect(Duration::from_secs(5))
+            .await
+            .expect("disconnect");
     });
 }

@@ -160,7 +160,8 @@ pub struct Options {
     pub receive_maximum: u16,
     /// The most QoS 1/2 publishes in flight to the broker. `None` (default): 20 in 3.1.1,
     /// whose brokers cannot announce a limit (mosquitto's default is 20 and it drops what
-    /// exceeds it behind a PUBACK), and the broker's Receive Maximum in 5.0.
+    /// exceeds it behind a PUBACK), and the broker's Receive Maximum in 5.0. Either way at
+    /// most [`crate::OUTBOX`] (256), the operations the session holds at once.
     pub max_inflight: Option<u16>,
     /// QoS 1/2 messages accepted beyond our Receive Maximum before disconnecting with 0x93
     /// (default: no limit but the session's storage, so a broker that overshoots is

@@ -7,8 +7,11 @@ use crate::file_store::FileStore;
 use crate::options::{Options, StoreOptions};
 use crate::store::HostStore;
 
-/// Operations (publishes, subscribes, unsubscribes) queued or in flight at once.
-pub const OUTBOX: usize = 64;
+/// Operations (publishes, subscribes, unsubscribes) queued or in flight at once: room
+/// for a broker's Receive Maximum (or `Options::max_inflight`) of up to a few hundred
+/// used in full, with publishes queued behind it. The table is a heap ring that holds
+/// memory only while operations are queued or in flight.
+pub const OUTBOX: usize = 256;
 /// QoS 1/2 messages the server may have in flight to us (our Receive Maximum). 3.1.1
 /// cannot announce it, so it must be at least what brokers send unasked (mosquitto: 20).
 pub const INBOX: usize = 64;
