@@ -34,6 +34,24 @@ struct Acks {
     release: Notify,
 }
 
+impl Acks {
+    /// Stops holding acknowledgements back and sends those held.
+    fn release_all(&self) {
+        self.hold.store(false, Ordering::SeqCst);
+        self.release.notify_one();
+    }
+}
+
+/// Asserts that the server receives no further PUBLISH within `ms` milliseconds.
+async fn nothing_more(seen: &mut Seen, ms: u64, why: &str) {
+    assert!(
+        tokio::time::timeout(Duration::from_millis(ms), seen.recv())
+            .await
+            .is_err(),
+        "{why}"
+    );
+}
+
 /// A 3.1.1 server for one connection at a time: CONNACK, PUBACK, PUBREC/PUBCOMP,
 /// PINGRESP; records publishes.
 async fn server(acks: Arc<Acks>) -> (u16, Seen) {
@@ -260,14 +278,13 @@ fn publishers_wait_when_in_flight_table_and_queue_are_full() {
             "no growth while full"
         );
         let early = receive(&mut seen, 4).await;
-        assert!(
-            tokio::time::timeout(Duration::from_millis(200), seen.recv())
-                .await
-                .is_err(),
-            "no more than the in-flight window on the wire"
-        );
-        acks.hold.store(false, Ordering::SeqCst);
-        acks.release.notify_one();
+        nothing_more(
+            &mut seen,
+            200,
+            "no more than the in-flight window on the wire",
+        )
+        .await;
+        acks.release_all();
         tokio::time::timeout(T, publisher)
             .await
             .expect("all acknowledged in time")
@@ -324,8 +341,7 @@ fn cancelled_publishes_are_neither_lost_nor_duplicated() {
                     .is_err()
             );
         }
-        acks.hold.store(false, Ordering::SeqCst);
-        acks.release.notify_one();
+        acks.release_all();
         for p in kept {
             tokio::time::timeout(T, p)
                 .await
@@ -404,8 +420,7 @@ fn try_publish_from_a_plain_thread_refuses_when_full_and_queues_nothing() {
             (4..=OUTBOX + 8 + 8).contains(&accepted),
             "bounded: accepted {accepted}"
         );
-        acks.hold.store(false, Ordering::SeqCst);
-        acks.release.notify_one();
+        acks.release_all();
         for p in answers {
             let ack = tokio::time::timeout(T, p)
                 .await
@@ -417,12 +432,7 @@ fn try_publish_from_a_plain_thread_refuses_when_full_and_queues_nothing() {
         for (i, (qos, p)) in got.iter().enumerate() {
             assert_eq!((*qos, parse(p)), (1, (0, i as u32)), "in order, once each");
         }
-        assert!(
-            tokio::time::timeout(Duration::from_millis(300), seen.recv())
-                .await
-                .is_err(),
-            "nothing refused was sent"
-        );
+        nothing_more(&mut seen, 300, "nothing refused was sent").await;
         c.disconnect(Duration::from_secs(5))
             .await
             .expect("disconnect");
@@ -454,14 +464,13 @@ fn a_max_inflight_of_100_is_used_in_full() {
             pending.push(p);
         }
         let in_flight = receive(&mut seen, 100).await;
-        assert!(
-            tokio::time::timeout(Duration::from_millis(300), seen.recv())
-                .await
-                .is_err(),
-            "no more than the window of 100 before an acknowledgement"
-        );
-        acks.hold.store(false, Ordering::SeqCst);
-        acks.release.notify_one();
+        nothing_more(
+            &mut seen,
+            300,
+            "no more than the window of 100 before an acknowledgement",
+        )
+        .await;
+        acks.release_all();
         for p in pending {
             tokio::time::timeout(T, p)
                 .await
