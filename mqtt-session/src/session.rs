@@ -272,9 +272,10 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
     /// [`Session::publish`] for a caller that holds its transmit buffer: a QoS 0 message
     /// that can go at once (connected, nothing queued ahead of it, room in `out`) is
     /// encoded straight into `out`, with the outgoing topic alias (5.0) a transmit of the
-    /// queued message would choose, skipping the store's copy and bookkeeping. Returns the token and the bytes written to `out`; 0 means it was
-    /// queued as `publish` does and [`Session::poll_transmit`] hands it out later. Send
-    /// bytes written here before anything a later `poll_transmit` returns.
+    /// queued message would choose, skipping the store's copy and bookkeeping. Returns
+    /// the token and the bytes written to `out`; 0 means it was queued as `publish` does
+    /// and [`Session::poll_transmit`] hands it out later. Send bytes written here before
+    /// anything a later `poll_transmit` returns.
     #[allow(clippy::too_many_arguments)]
     pub fn publish_into(
         &mut self,

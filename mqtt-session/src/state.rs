@@ -47,6 +47,7 @@ use crate::timer::Timers;
 pub(crate) const TX_STAGING: usize = 128;
 /// Room kept free in the staging buffer before another received packet is processed.
 const TX_RESERVE: usize = 16;
+
 /// What [`Core::write_direct_aliased`] did.
 enum DirectAlias {
     /// No alias applies: the message goes un-aliased.
