@@ -247,8 +247,8 @@ fn qos1_sender_flow_v5() {
     qos1_sender_flow(V5);
 }
 
-/// [MQTT-4.3.3-1] (3.1.1) [MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-4.3.3-3] [MQTT-4.3.3-4]
-/// [MQTT-4.3.3-5] (5.0) QoS 2 sender: PUBLISH QoS 2 DUP 0, unacknowledged until PUBREC;
+/// [MQTT-4.3.3-1] [MQTT-2.3.1-6] (3.1.1) [MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-4.3.3-3]
+/// [MQTT-4.3.3-4] [MQTT-4.3.3-5] [MQTT-2.2.1-5] (5.0) QoS 2 sender: PUBLISH QoS 2 DUP 0, unacknowledged until PUBREC;
 /// PUBREC answered by PUBREL with the same id (byte-exact), unacknowledged until PUBCOMP;
 /// a repeated PUBREC never brings the PUBLISH back.
 fn qos2_sender_flow(v: ProtocolVersion) {
@@ -320,8 +320,8 @@ fn qos2_no_publish_resend_after_pubrel_v5() {
 
 // ----- QoS 1 and QoS 2, receiver ----------------------------------------------------------
 
-/// [MQTT-4.3.2-2] (3.1.1) [MQTT-4.3.2-4] [MQTT-4.3.2-5] [MQTT-3.3.4-1] [MQTT-4.5.0-2] QoS 1
-/// receiver: delivered and PUBACKed with its id; after the PUBACK the same id is a new
+/// [MQTT-4.3.2-2] [MQTT-2.3.1-6] (3.1.1) [MQTT-4.3.2-4] [MQTT-4.3.2-5] [MQTT-2.2.1-5]
+/// [MQTT-3.3.4-1] [MQTT-4.5.0-2] (5.0) QoS 1 receiver: delivered and PUBACKed with its id; after the PUBACK the same id is a new
 /// message. QoS 0: delivered, nothing sent.
 fn qos1_receiver(v: ProtocolVersion) {
     let mut t = Script::new(&cfg(v));
@@ -352,8 +352,8 @@ fn qos1_receiver_v5() {
     qos1_receiver(V5);
 }
 
-/// [MQTT-4.3.3-2] (3.1.1) [MQTT-4.3.3-8] [MQTT-4.3.3-10] [MQTT-4.3.3-11] [MQTT-4.3.3-12]
-/// (5.0) QoS 2 receiver, exactly once: PUBREC with the id; a duplicate PUBLISH before
+/// [MQTT-4.3.3-2] [MQTT-2.3.1-6] (3.1.1) [MQTT-4.3.3-8] [MQTT-4.3.3-10] [MQTT-4.3.3-11]
+/// [MQTT-4.3.3-12] [MQTT-2.2.1-5] (5.0) QoS 2 receiver, exactly once: PUBREC with the id; a duplicate PUBLISH before
 /// PUBREL is PUBRECed again and not delivered twice; PUBREL gets PUBCOMP with the id;
 /// after PUBCOMP the id means a new message.
 fn qos2_receiver_exactly_once(v: ProtocolVersion) {
@@ -386,6 +386,59 @@ fn qos2_receiver_exactly_once_v311() {
 #[test]
 fn qos2_receiver_exactly_once_v5() {
     qos2_receiver_exactly_once(V5);
+}
+
+/// [MQTT-4.3.3-13] (5.0) A QoS 2 receiver continues the acknowledgement sequence even if
+/// the message expired meanwhile: a PUBLISH with a one-second Message Expiry Interval is
+/// delivered once and PUBRECed; five seconds later its redelivery is PUBRECed again (not
+/// delivered), and its PUBREL still gets PUBCOMP.
+#[test]
+fn mqtt_4_3_3_13_qos2_receiver_completes_after_the_message_expired() {
+    let mut t = Script::new(&cfg(V5));
+    t.establish();
+    let expiry = [Property::MessageExpiryInterval(1)];
+    t.server(publish_pkt(false, 2, 9, false, "in/e", &expiry, b"e"));
+    let events = t.take_events();
+    assert!(
+        matches!(events.as_slice(), [Ev::Message(m)] if m.topic == "in/e"),
+        "delivered once: {events:?}"
+    );
+    t.expect_sent(&[pubrec(9)]);
+    t.advance(5_000);
+    t.expect_nothing_sent();
+    t.server(publish_pkt(true, 2, 9, false, "in/e", &expiry, b"e"));
+    t.expect_no_events();
+    t.expect_sent(&[pubrec(9)]);
+    t.server(pubrel(9));
+    t.expect_sent(&[pubcomp(9)]);
+    assert_eq!(t.s.incoming_pending(), 0);
+}
+
+/// [MQTT-4.3.3-7] (5.0) A QoS 2 sender applies no message expiry once the PUBLISH was
+/// sent: its own publish with a one-second Message Expiry Interval, unacknowledged ten
+/// seconds later, is sent again (DUP, the property unchanged) on the resumed session and
+/// completes.
+#[test]
+fn mqtt_4_3_3_7_qos2_sender_no_expiry_once_sent() {
+    let mut t = Script::new(&persistent_cfg(V5));
+    t.establish();
+    let expiry = [Property::MessageExpiryInterval(1)];
+    let tok =
+        t.s.publish(t.now, "o/e", b"e", QoS::ExactlyOnce, false, &expiry)
+            .unwrap()
+            .unwrap();
+    t.drain();
+    t.expect_sent(&[publish_pkt(false, 2, 1, false, "o/e", &expiry, b"e")]);
+    t.advance(10_000);
+    t.expect_nothing_sent();
+    t.drop_transport();
+    t.reconnect();
+    t.accept(true, &[]);
+    t.expect_sent(&[publish_pkt(true, 2, 1, false, "o/e", &expiry, b"e")]);
+    t.server(pubrec(1));
+    t.expect_sent(&[pubrel(1)]);
+    t.server(pubcomp(1));
+    t.expect_events(&[Ev::published(tok)]);
 }
 
 /// [MQTT-4.3.3-10] across a reconnect with the session resumed: the server's redelivery
