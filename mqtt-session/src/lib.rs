@@ -41,6 +41,7 @@ mod inflight;
 pub mod reconnect;
 pub mod rng;
 mod session;
+mod shift;
 pub mod state;
 pub mod store;
 pub mod table;

@@ -220,7 +220,8 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
         self.sync_rx();
         if self.rx_start > 0 {
             if self.rx_start < self.rx_end {
-                self.rx.as_mut().copy_within(self.rx_start..self.rx_end, 0);
+                let len = self.rx_end - self.rx_start;
+                crate::shift::move_front(self.rx.as_mut(), self.rx_start, len, 0);
             }
             self.rx_end -= self.rx_start;
             self.rx_start = 0;

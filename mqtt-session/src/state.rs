@@ -1461,7 +1461,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         }
         let rest = self.tx.len() - n;
         if rest > 0 {
-            self.tx.copy_within(n.., 0);
+            crate::shift::move_front(&mut self.tx, n, rest, 0);
         }
         self.tx.truncate(rest);
         n

@@ -124,7 +124,7 @@ impl<const N: usize, const BYTES: usize> ArenaStore<N, BYTES> {
         for slot in self.slots.iter_mut() {
             let (from, len) = (slot.start as usize, slot.len as usize);
             if from != to {
-                self.bytes.copy_within(from..from + len, to);
+                crate::shift::move_front(&mut self.bytes, from, len, to);
                 slot.start = to as u32;
             }
             to += len;
@@ -152,12 +152,12 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
                 slot.len = len as u32;
                 return Ok(());
             }
-            let old = self.slots.remove(i);
-            if !self.has_room(len) {
-                // Put the old record back: a failed put changes nothing.
-                let _ = self.slots.insert(i, old);
+            // A failed put changes nothing: check the room the old record leaves first.
+            let old = self.slots.get(i).map_or(0, |s| s.len as usize);
+            if self.used() - old + len > BYTES {
                 return Err(StoreFull);
             }
+            crate::shift::remove(&mut self.slots, i);
         }
         if !self.has_room(len) {
             return Err(StoreFull);
@@ -185,7 +185,9 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
 
     fn remove(&mut self, key: Key) {
         if let Some(i) = self.index(key) {
-            let slot = self.slots.remove(i);
+            let Some(slot) = crate::shift::remove(&mut self.slots, i) else {
+                return;
+            };
             if self.slots.is_empty() {
                 self.end = 0;
             } else if (slot.start + slot.len) as usize == self.end {
@@ -207,7 +209,12 @@ impl<const N: usize, const BYTES: usize> Store for ArenaStore<N, BYTES> {
     }
 
     fn for_each_key(&self, f: &mut dyn FnMut(Key)) {
-        let mut keys: heapless::Vec<Key, N> = self.slots.iter().map(|s| s.key).collect();
+        // Pushed one by one: `collect` into a `heapless::Vec` links a panic message for an
+        // overflow that cannot happen here (as many slots as keys).
+        let mut keys: heapless::Vec<Key, N> = heapless::Vec::new();
+        for s in &self.slots {
+            let _ = keys.push(s.key);
+        }
         // Insertion sort: at most N (a few dozen) keys, and 2.5 KB less flash than
         // `sort_unstable` on a Cortex-M (adapters/embedded/README.md).
         for i in 1..keys.len() {

@@ -116,8 +116,25 @@ impl<T: Copy + 'static, const N: usize> Ring<T> for heapless::Deque<T, N> {
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         heapless::Deque::iter_mut(self)
     }
-    fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        heapless::Deque::retain(self, keep);
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        // By index, as `remove` does: `Deque::retain` moves with `memmove` (crate::shift).
+        let mut kept = 0;
+        for i in 0..heapless::Deque::len(self) {
+            let Some(&entry) = heapless::Deque::get(self, i) else {
+                break;
+            };
+            if keep(&entry) {
+                if kept != i
+                    && let Some(slot) = heapless::Deque::get_mut(self, kept)
+                {
+                    crate::shift::put(slot, &entry);
+                }
+                kept += 1;
+            }
+        }
+        while heapless::Deque::len(self) > kept {
+            heapless::Deque::pop_back(self);
+        }
     }
     fn clear(&mut self) {
         heapless::Deque::clear(self);
