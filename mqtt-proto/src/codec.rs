@@ -219,6 +219,35 @@ pub struct Scan {
     pub wildcard: bool,
 }
 
+/// Whether the scans below go a byte at a time ([`bytewise`]): on bare metal, where flash
+/// counts more than speed and a Cortex-M has no 64-bit registers for the word tricks.
+pub(crate) const BYTEWISE: bool = cfg!(target_os = "none");
+
+/// The string scans one byte at a time: what [`BYTEWISE`] targets run, a fraction of the
+/// code of the word and vector versions, which the tests hold them equal to.
+pub(crate) mod bytewise {
+    use super::Scan;
+
+    /// Whether some byte meets `pred`.
+    #[inline]
+    pub(crate) fn any(bytes: &[u8], pred: impl Fn(u8) -> bool) -> bool {
+        bytes.iter().any(|&b| pred(b))
+    }
+
+    /// [`super::scan`].
+    pub(crate) fn scan(bytes: &[u8]) -> Scan {
+        let mut found = Scan {
+            nul: false,
+            wildcard: false,
+        };
+        for &b in bytes {
+            found.nul |= b == 0;
+            found.wildcard |= (b | 0x08) == b'+';
+        }
+        found
+    }
+}
+
 pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
 pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
 pub(crate) const PLUS: u64 = LO * b'+' as u64;
@@ -305,6 +334,9 @@ pub(crate) fn short_word(b: &[u8]) -> u64 {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub fn has_nul_or_wildcard(bytes: &[u8]) -> bool {
+    if BYTEWISE {
+        return bytewise::any(bytes, |b| (b == 0) | ((b | 0x08) == b'+'));
+    }
     if let Some(found) = ends16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
         return found;
     }
@@ -373,6 +405,9 @@ fn blocks16(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<bool> {
 /// scanned once whatever the checks it needs.
 #[inline]
 pub fn scan(bytes: &[u8]) -> Scan {
+    if BYTEWISE {
+        return bytewise::scan(bytes);
+    }
     if let (Some(nul), Some(wildcard)) = (
         blocks16(bytes, |b| b == 0),
         blocks16(bytes, |b| (b | 0x08) == b'+'),
@@ -396,6 +431,9 @@ pub fn scan(bytes: &[u8]) -> Scan {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub(crate) fn nul_or_wildcard(bytes: &[u8]) -> bool {
+    if BYTEWISE {
+        return bytewise::any(bytes, |b| (b == 0) | ((b | 0x08) == b'+'));
+    }
     if let Some(found) = blocks16(bytes, |b| (b == 0) | ((b | 0x08) == b'+')) {
         return found;
     }
@@ -430,6 +468,9 @@ pub(crate) fn nul_or_non_ascii(bytes: &[u8]) -> bool {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 fn any_byte(bytes: &[u8], byte: impl Fn(u8) -> bool + Copy, word: impl Fn(u64) -> u64) -> bool {
+    if BYTEWISE {
+        return bytewise::any(bytes, byte);
+    }
     if let Some(found) = ends16(bytes, byte) {
         return found;
     }
@@ -535,7 +576,11 @@ pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
     // Longest first, halving: a topic or a small payload is sorted in two or three
     // comparisons, not a walk up from the shortest class.
     let n = src.len();
-    if n >= 16 {
+    if BYTEWISE {
+        if let Some(dst) = dst.get_mut(..n) {
+            dst.copy_from_slice(src);
+        }
+    } else if n >= 16 {
         if n <= 32 {
             overlapping!(16);
         } else if n <= 64 && cfg!(not(target_os = "none")) {

@@ -5,8 +5,8 @@
 //! its level) matches any number of levels including none.
 
 use crate::codec::{
-    HI, LO, PLUS, Reader, SLASH, Scan, for_each_word, has_nul, has_nul_or_wildcard, has_wildcard,
-    scan, short_word, wildcard_mask, zero_byte_mask,
+    BYTEWISE, HI, LO, PLUS, Reader, SLASH, Scan, for_each_word, has_nul, has_nul_or_wildcard,
+    has_wildcard, scan, short_word, wildcard_mask, zero_byte_mask,
 };
 use crate::error::DecodeError;
 
@@ -116,6 +116,13 @@ fn misplaced_wildcards(b: &[u8], off: usize, w: u64) -> u64 {
 /// looks only at their neighbours.
 fn check_wildcards(filter: &str) -> Result<(), TopicError> {
     let b = filter.as_bytes();
+    if BYTEWISE {
+        // The callers checked for NUL already: only the wildcard rules can fail.
+        return match pairs_bad_bytewise(b) {
+            true => Err(TopicError::MisplacedWildcard),
+            false => Ok(()),
+        };
+    }
     let mut bad = 0;
     for_each_word(b, |off, w| bad |= misplaced_wildcards(b, off, w));
     if bad != 0 {
@@ -161,6 +168,9 @@ const fn pairs_bad_word(x: u64, y: u64) -> u64 {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub(crate) fn filter_bytes_bad(b: &[u8]) -> bool {
+    if BYTEWISE {
+        return pairs_bad_bytewise(b);
+    }
     filter_bytes_bad_with(
         b,
         cfg!(any(target_arch = "x86_64", target_arch = "aarch64")),
@@ -230,6 +240,15 @@ fn filter_bytes_bad_with(b: &[u8], vectors: bool) -> bool {
         return bad != 0;
     }
     pairs_bad_word(short_word(xs), short_word(ys)) != 0
+}
+
+/// [`filter_bytes_bad`] a pair at a time ([`BYTEWISE`] targets).
+fn pairs_bad_bytewise(b: &[u8]) -> bool {
+    match b {
+        [] => false,
+        [one] => *one == 0,
+        _ => b.windows(2).any(|p| matches!(*p, [x, y] if pair_bad(x, y))),
+    }
 }
 
 /// Whether `b` is certainly a valid filter: not empty, at most 65,535 bytes, not
@@ -673,6 +692,27 @@ mod tests {
             let wild_or_nul = b.contains(&0) || !wildcards_reference(b);
             assert_eq!(filter_bytes_bad_with(b, true), wild_or_nul, "{f:?}");
             assert_eq!(filter_bytes_bad_with(b, false), wild_or_nul, "{f:?}");
+            assert_bytewise_agrees(b, wild_or_nul);
+        }
+    }
+
+    /// The byte-at-a-time scans of bare-metal builds ([`BYTEWISE`]) give what the word
+    /// and vector versions give on this host.
+    fn assert_bytewise_agrees(b: &[u8], wild_or_nul: bool) {
+        use crate::codec::bytewise;
+        assert_eq!(bytewise::scan(b), scan(b), "{b:?}");
+        let nul_or_wild = |c: u8| (c == 0) | ((c | 0x08) == b'+');
+        assert_eq!(
+            bytewise::any(b, nul_or_wild),
+            has_nul_or_wildcard(b),
+            "{b:?}"
+        );
+        assert_eq!(pairs_bad_bytewise(b), wild_or_nul, "{b:?}");
+        if !b.contains(&0)
+            && let Ok(f) = core::str::from_utf8(b)
+        {
+            // check_wildcards' bare-metal path: the pair rules on a filter without NUL.
+            assert_eq!(!pairs_bad_bytewise(b), check_wildcards(f).is_ok(), "{f:?}");
         }
     }
 
@@ -705,6 +745,7 @@ mod tests {
                 let wild_or_nul = b.contains(&0) || !wildcards_reference(b);
                 assert_eq!(filter_bytes_bad_with(b, true), wild_or_nul, "{b:?}");
                 assert_eq!(filter_bytes_bad_with(b, false), wild_or_nul, "{b:?}");
+                assert_bytewise_agrees(b, wild_or_nul);
                 if let Ok(f) = core::str::from_utf8(b) {
                     assert_eq!(check_wildcards(f).is_ok(), wildcards_reference(b), "{f:?}");
                     // The fast filter check says yes exactly for the valid plain filters.
