@@ -58,6 +58,11 @@ enum DirectAlias {
     NoRoom,
 }
 
+/// Whether MQTT 5.0 is compiled in. Without it no topic alias or AUTH can ever be in play:
+/// the paths that handle them test this first, so a 3.1.1-only firmware leaves them out
+/// (the session's settings are runtime values the compiler cannot see are always zero).
+const V5: bool = cfg!(feature = "v5");
+
 /// Bytes reserved per incoming topic alias; a longer topic bound to an alias may not be kept.
 const ALIAS_RESERVE: usize = 64;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
@@ -697,6 +702,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// aliases never starve publishes. Nothing is written to the store until a bind.
     fn reserve_aliases(&mut self) {
         self.alias_bound = 0;
+        if !V5 {
+            return;
+        }
         let want = usize::from(self.settings.topic_alias_maximum);
         let (records, bytes) = self.store.room();
         self.alias_in = (records / 2).min(bytes / 2 / ALIAS_RESERVE).min(want) as u16;
@@ -706,7 +714,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// aliases the server may still bind on this connection.
     fn leaves_alias_room(&self, len: usize) -> bool {
         let unbound = usize::from(self.alias_in.saturating_sub(self.alias_bound));
-        if unbound == 0 {
+        if !V5 || unbound == 0 {
             return true;
         }
         let (records, bytes) = self.store.room();
@@ -724,6 +732,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// Drops the outgoing topic alias bindings, a cache: operations come first. Without its
     /// record an alias is simply not used again on this connection. True if any went.
     fn evict_out_aliases(&mut self) -> bool {
+        if !V5 {
+            return false;
+        }
         let mut any = false;
         self.store
             .for_each_key(&mut |k| any |= matches!(k, Key::OutAlias(_)));
@@ -1486,18 +1497,24 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         c.clean_start = !self.expects_session;
         // Announce the topic aliases actually reserved for this connection.
         let mut props: heapless::Vec<Property<'_>, 24> = heapless::Vec::new();
-        for p in c
-            .properties
-            .iter()
-            .filter(|p| !matches!(p, Property::TopicAliasMaximum(_)))
-        {
-            let _ = props.push(p);
-        }
-        if self.alias_in > 0 {
-            let _ = props.push(Property::TopicAliasMaximum(self.alias_in));
+        if V5 {
+            for p in c
+                .properties
+                .iter()
+                .filter(|p| !matches!(p, Property::TopicAliasMaximum(_)))
+            {
+                let _ = props.push(p);
+            }
+            if self.alias_in > 0 {
+                let _ = props.push(Property::TopicAliasMaximum(self.alias_in));
+            }
         }
         let packet = Packet::Connect(Connect {
-            properties: Properties::new(&props),
+            properties: if V5 {
+                Properties::new(&props)
+            } else {
+                c.properties
+            },
             ..c
         });
         match packet.encode(v, out) {
@@ -1697,7 +1714,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
 
     /// Writes the pending AUTH record, if any, at `out[pos..]`.
     fn write_auth(&mut self, out: &mut [u8], pos: usize) -> Result<usize, usize> {
-        if !self.auth_due {
+        if !V5 || !self.auth_due {
             return Ok(pos);
         }
         let Some(len) = self.store.get(Key::Auth).map(|r| r.len()) else {
@@ -1719,7 +1736,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// goes out it binds a free alias, later it travels as the alias alone. `None` when no
     /// alias applies or the result would not fit; the caller then copies the record.
     fn write_aliased(&mut self, key: Key, out: &mut [u8], pos: usize, dup: bool) -> Option<usize> {
-        if self.link.alias_max == 0 {
+        if !V5 || self.link.alias_max == 0 {
             return None;
         }
         let v = self.settings.version;
@@ -1770,7 +1787,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// binding leaves the store's reserved room intact (`false`: send topic and alias,
     /// and bind). `None`: no alias applies.
     fn out_alias(&self, topic: &str) -> Option<(u16, bool)> {
-        if self.link.alias_max == 0 || topic.is_empty() {
+        if !V5 || self.link.alias_max == 0 || topic.is_empty() {
             return None;
         }
         let mut free = None;
