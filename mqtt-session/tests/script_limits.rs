@@ -425,6 +425,47 @@ fn incoming_topic_alias_zero_is_invalid_v5() {
     assert!(!events.iter().any(|e| matches!(e, Ev::Message(_))));
 }
 
+/// [MQTT-4.8.0-2] A transient error while processing a received packet closes the
+/// connection: an alias binding the store cannot keep (a topic longer than the 64 bytes
+/// reserved per alias, and no room to spare) ends it with DISCONNECT 0x83 rather than
+/// misrouting later messages sent with that alias alone. Our limit, so reconnect follows.
+#[test]
+fn mqtt_4_8_0_2_alias_binding_the_store_cannot_keep_closes_with_0x83_v5() {
+    let mut c = cfg(V5);
+    c.topic_alias_maximum = 2;
+    // 512 bytes: two aliases reserve 128 of them (ALIAS_RESERVE 64 each).
+    let mut t = Script::with_store(&c, ArenaStore::<8, 512>::new());
+    t.establish();
+    // QoS 1 records of ~100 bytes until the store refuses one (it keeps the 128 free).
+    let mut stored = 0;
+    while t
+        .s
+        .publish(t.now, "p", &[7; 90], QoS::AtLeastOnce, false, &[])
+        .is_ok()
+    {
+        stored += 1;
+    }
+    assert_eq!(stored, 3);
+    t.drain();
+    t.take_sent();
+    // The first binding fits in the room kept free; the second no longer does.
+    let long = |c: char, n: usize| core::iter::repeat_n(c, n).collect::<String>();
+    let (first, second) = (long('a', 110), long('b', 115));
+    t.server_bytes(&aliased_publish_bytes(&first, 1, b"x"));
+    assert!(
+        t.take_events()
+            .iter()
+            .any(|e| matches!(e, Ev::Message(m) if m.topic == first))
+    );
+    t.server_bytes(&aliased_publish_bytes(&second, 2, b"y"));
+    expect_peer_fault(
+        &mut t,
+        ReasonCode::ImplementationSpecificError,
+        PeerFault::TopicAliasNotKept(2),
+        1,
+    );
+}
+
 /// [MQTT-3.3.2-11] A Topic Alias above the Topic Alias Maximum we sent is invalid:
 /// DISCONNECT 0x94, not delivered (also when we allowed none).
 #[test]
@@ -1344,4 +1385,71 @@ fn v5_tolerance_above_the_table_absorbs_an_overshooting_server() {
     let mut t = Script::new(&c);
     t.establish();
     qos2_burst_each_delivered_once(&mut t, (IN_CAP * 2) as u16);
+}
+
+// ----- size rules on what the client sends -------------------------------------------------
+
+/// The Reason String and User Property size rules bind a sender: [MQTT-3.4.2-2]
+/// [MQTT-3.4.2-3] (PUBACK), [MQTT-3.5.2-2] [MQTT-3.5.2-3] (PUBREC), [MQTT-3.6.2-2]
+/// (PUBREL), [MQTT-3.7.2-2] (PUBCOMP), [MQTT-3.14.2-3] (DISCONNECT). The client never adds
+/// either property, so no packet it acknowledges or disconnects with can outgrow the
+/// server's Maximum Packet Size through them: every ack and the DISCONNECT below, the
+/// error codes included (PUBCOMP 0x92, DISCONNECT 0x82), carries no property at all and
+/// fits a server limit of 16 bytes.
+#[test]
+fn mqtt_3_4_2_2_acks_and_disconnect_carry_no_reason_string_or_user_property_v5() {
+    const LIMIT: u32 = 16;
+    let mut t = Script::new(&cfg(V5));
+    t.open();
+    t.accept(false, &[Property::MaximumPacketSize(LIMIT)]);
+    t.subscribe(&[sub("a/#", QoS::ExactlyOnce)]);
+    t.server(suback(1, &[ReasonCode::GrantedQoS2]));
+    t.publish("a/out", b"x", QoS::ExactlyOnce).unwrap();
+    t.take_sent();
+    // Each ack the client sends, with its reason code and encoded length.
+    let collect = |t: &mut Script, acks: &mut Vec<(PacketType, ReasonCode, usize)>| {
+        t.with_sent(|packets| {
+            for p in packets {
+                let (rc, props) = match p {
+                    Packet::PubAck(a)
+                    | Packet::PubRec(a)
+                    | Packet::PubRel(a)
+                    | Packet::PubComp(a) => (a.reason_code, a.properties),
+                    Packet::Disconnect(d) => (d.reason_code, d.properties),
+                    _ => continue,
+                };
+                assert!(props.is_empty(), "{p:?} carries properties");
+                acks.push((p.packet_type(), rc, p.encoded_len(V5).unwrap()));
+            }
+        });
+    };
+    let mut acks = Vec::new();
+    // In: QoS 1 (PUBACK), QoS 2 (PUBREC, then PUBCOMP), a PUBREL for an unknown id
+    // (PUBCOMP 0x92). Out: the PUBREC of our QoS 2 (PUBREL). Then a PUBREC for an id the
+    // client never used, a protocol error (DISCONNECT 0x82).
+    t.server(publish("a/1", b"one", 1, 7));
+    t.server(publish("a/2", b"two", 2, 8));
+    t.drain();
+    collect(&mut t, &mut acks);
+    t.server(pubrel(8));
+    t.server(pubrel(9));
+    t.server(pubrec(2));
+    collect(&mut t, &mut acks);
+    t.server(pubrec(40));
+    collect(&mut t, &mut acks);
+    let kinds: Vec<(PacketType, ReasonCode)> = acks.iter().map(|&(k, rc, _)| (k, rc)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (PacketType::PubAck, ReasonCode::Success),
+            (PacketType::PubRec, ReasonCode::Success),
+            (PacketType::PubComp, ReasonCode::Success),
+            (PacketType::PubComp, ReasonCode::PacketIdentifierNotFound),
+            (PacketType::PubRel, ReasonCode::Success),
+            (PacketType::Disconnect, ReasonCode::ProtocolError),
+        ]
+    );
+    for (kind, rc, len) in acks {
+        assert!(len as u32 <= LIMIT, "{kind:?} {rc:?}: {len} bytes");
+    }
 }

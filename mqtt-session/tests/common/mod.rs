@@ -1068,7 +1068,12 @@ pub fn continuation(t: &mut Script) -> Vec<String> {
 /// `reason_code` and nothing after it; in 3.1.1 it sends nothing. Either way it asks for
 /// the transport to close, reports the fault and schedules reconnect number `attempt`.
 #[track_caller]
-pub fn expect_peer_fault(t: &mut Script, reason_code: ReasonCode, fault: PeerFault, attempt: u32) {
+pub fn expect_peer_fault<S: mqtt_session::Store>(
+    t: &mut Script<S>,
+    reason_code: ReasonCode,
+    fault: PeerFault,
+    attempt: u32,
+) {
     if t.v.is_v5() {
         t.expect_sent(&[disconnect_pkt(reason_code)]);
     } else {
