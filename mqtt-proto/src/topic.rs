@@ -716,6 +716,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes (non-ASCII, NUL and long strings too): the bare-metal scans
+        /// agree with the host's word and vector versions.
+        #[test]
+        fn bytewise_scans_agree_on_any_bytes(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(&[0u8, b'/', b'+', b'#', b'$', 0x7f, 0x80, 0xff][..]),
+                    proptest::prelude::any::<u8>(),
+                ],
+                0..200,
+            )
+        ) {
+            use crate::codec::{bytewise, nul_or_non_ascii};
+            proptest::prop_assert_eq!(bytewise::scan(&b), scan(&b));
+            let non_ascii = |c: u8| c.wrapping_sub(1) > 0x7e;
+            proptest::prop_assert_eq!(bytewise::any(&b, non_ascii), nul_or_non_ascii(&b));
+            proptest::prop_assert_eq!(pairs_bad_bytewise(&b), filter_bytes_bad_with(&b, true));
+            proptest::prop_assert_eq!(pairs_bad_bytewise(&b), filter_bytes_bad_with(&b, false));
+        }
+    }
+
     /// Every string of up to 9 bytes over `a / + #` (and NUL, 0xff at a few lengths):
     /// the word-wise scan and wildcard check agree with the byte-wise reference, across
     /// the one-word, padded and overlapping-last-word cases.
