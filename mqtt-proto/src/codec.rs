@@ -552,9 +552,9 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// `dst.copy_from_slice(src)` (equal lengths), with the short copies of strings (and, off
-/// bare metal, of payloads up to 64 bytes) done in registers by two overlapping loads and
-/// stores instead of a `memcpy` call.
+/// `dst.copy_from_slice(src)` (equal lengths). Off bare metal the short copies (strings,
+/// payloads up to 64 bytes) go in registers by two overlapping loads and stores instead of
+/// a `memcpy` call; on bare metal ([`BYTEWISE`]) code size counts more than the call.
 #[cfg_attr(not(target_os = "none"), inline(always))]
 #[cfg_attr(target_os = "none", inline)]
 pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
@@ -583,8 +583,7 @@ pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
     } else if n >= 16 {
         if n <= 32 {
             overlapping!(16);
-        } else if n <= 64 && cfg!(not(target_os = "none")) {
-            // Small payloads too, off bare metal (where code size counts more than a call).
+        } else if n <= 64 {
             overlapping!(32);
         } else {
             dst.copy_from_slice(src);
