@@ -71,6 +71,10 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
 {
     /// A session that is not connected yet; `connect` starts it. Fails if the CONNECT
     /// built from `config` is invalid or does not fit the store.
+    // Inlined on bare metal, with `with_rx_capacity` and `Core::new`: the session is then
+    // built where the caller keeps it, not in a session-sized temporary copied there
+    // (peak stack of the embedded `full` firmware 16.5 -> 12.7 KB).
+    #[cfg_attr(target_os = "none", inline(always))]
     pub fn new(config: &Config<'_>, store: S, rx: B) -> Result<Self, Error> {
         let cap = rx.as_ref().len();
         Self::with_rx_capacity(config, store, rx, cap)
@@ -79,6 +83,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
     /// Like [`Session::new`] with a receive buffer that may start smaller than the largest
     /// packet accepted, `capacity`: the caller grows it through [`Session::rx_buffer_mut`]
     /// when [`Session::read_buffer`] comes back empty (hosts keep idle connections small).
+    #[cfg_attr(target_os = "none", inline(always))]
     pub fn with_rx_capacity(
         config: &Config<'_>,
         store: S,

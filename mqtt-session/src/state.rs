@@ -297,6 +297,7 @@ fn is_fatal_refusal(rc: ReasonCode) -> bool {
 }
 
 impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T> {
+    #[cfg_attr(target_os = "none", inline(always))]
     pub(crate) fn new(
         config: &Config<'_>,
         mut store: S,
