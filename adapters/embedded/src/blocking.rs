@@ -61,6 +61,9 @@ pub struct BlockingClient<'t, S, B, T, C, K, const OUT: usize, const IN: usize> 
     connector: C,
     clock: K,
     tx: &'t mut [u8],
+    /// Bytes at the start of `tx` that `publish` wrote (QoS 0 while connected), to send
+    /// before anything `poll_transmit` hands out; dropped with the connection.
+    staged: usize,
     up: bool,
 }
 
@@ -88,6 +91,7 @@ where
             connector,
             clock,
             tx,
+            staged: 0,
             up: false,
         }
     }
@@ -130,7 +134,11 @@ where
         self.session.disconnect(now);
     }
 
-    /// Publishes without properties; see [`Session::publish`].
+    /// Publishes without properties; see [`Session::publish`]. While connected, a QoS 0
+    /// message that can go at once is written straight into the transmit buffer
+    /// ([`Session::publish_into`]) and sent by the next [`BlockingClient::poll`], before anything
+    /// queued after it: a burst of QoS 0 takes no outbox slot and no store room, and fails
+    /// with `Full` only when neither the buffer nor the outbox has room left.
     pub fn publish(
         &mut self,
         topic: &str,
@@ -139,7 +147,15 @@ where
         retain: bool,
     ) -> Result<Option<Token>, mqtt_session::Error> {
         let now = self.clock.now();
-        self.session.publish(now, topic, payload, qos, retain, &[])
+        if !self.up {
+            return self.session.publish(now, topic, payload, qos, retain, &[]);
+        }
+        let room = self.tx.get_mut(self.staged..).unwrap_or_default();
+        let (token, n) = self
+            .session
+            .publish_into(now, topic, payload, qos, retain, &[], room)?;
+        self.staged += n;
+        Ok(token)
     }
 
     /// Subscribes to one filter at `qos` with default options.
@@ -224,6 +240,7 @@ where
                         if self.up {
                             debug!("mqtt: closing the transport");
                             self.up = false;
+                            self.staged = 0;
                             self.connector.close(&mut self.transport);
                         }
                     }
@@ -231,11 +248,17 @@ where
             }
             let mut wrote = false;
             loop {
-                let now = self.clock.now();
-                let n = match self.session.poll_transmit(now, self.tx) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(required) => return Err(Error::TxBufferTooSmall { required }),
+                // QoS 0 messages `publish` wrote into `tx` go first: they were published
+                // before anything the session queued since.
+                let n = if self.staged > 0 {
+                    core::mem::take(&mut self.staged)
+                } else {
+                    let now = self.clock.now();
+                    match self.session.poll_transmit(now, self.tx) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(required) => return Err(Error::TxBufferTooSmall { required }),
+                    }
                 };
                 progress = true;
                 if !self.up {
@@ -266,6 +289,7 @@ where
         if self.up {
             self.connector.close(&mut self.transport);
             self.up = false;
+            self.staged = 0;
         }
         debug!("mqtt: opening the transport");
         if self.session.state() != ConnState::Opening {
@@ -290,6 +314,7 @@ where
     fn transport_down(&mut self) {
         if self.up {
             self.up = false;
+            self.staged = 0;
             self.connector.close(&mut self.transport);
         }
         let now = self.clock.now();

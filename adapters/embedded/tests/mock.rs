@@ -725,3 +725,81 @@ fn blocking_connect_publish_receive_ping_and_reconnect() {
     assert_eq!(world.borrow().closes, 2);
     world.borrow().assert_done();
 }
+
+// ----- QoS 0 straight into the transmit buffer ---------------------------------------------
+
+/// Ten QoS 0 messages published between two polls, then a QoS 1 one: the script of a
+/// connection that sees them in that order (the outbox holds 4 operations).
+fn burst_script() -> Vec<Vec<Step>> {
+    let mut steps = vec![Out(connect_311()), In(CONNACK_OK.to_vec())];
+    for i in 0..10u8 {
+        steps.push(Out(publish(0, 0, "t1/x", &[b'm', b'0' + i])));
+    }
+    steps.push(Out(publish(1, 1, "t1/x", b"q1")));
+    steps.push(In(ack(PUBACK, 1)));
+    vec![steps]
+}
+
+/// A QoS 0 burst larger than the outbox (4 here) is never refused as `Full` while the
+/// transmit buffer has room: each message is written into it at once and the next poll
+/// sends them, in publish order, before the QoS 1 message published after them.
+#[test]
+fn async_qos0_burst_beyond_the_outbox_is_sent_in_order() {
+    let world = World::shared(burst_script());
+    let mut tx = [0u8; 128];
+    let config = config_311();
+    let mut c = async_client(&world, &mut tx, &config);
+    let mut log = Vec::new();
+    c.connect();
+    poll_async(&mut c, &mut log);
+    assert_eq!(log, [Seen::Connected]);
+    for i in 0..10u8 {
+        assert_eq!(
+            c.publish("t1/x", &[b'm', b'0' + i], QoS::AtMostOnce, false),
+            Ok(None),
+            "QoS 0 message {i}"
+        );
+    }
+    assert_eq!(c.session().outstanding(), 0, "no outbox slot taken");
+    let token = c
+        .publish("t1/x", b"q1", QoS::AtLeastOnce, false)
+        .unwrap()
+        .unwrap();
+    poll_async(&mut c, &mut log);
+    assert_eq!(log[1..], [Seen::Published(token)]);
+    world.borrow().assert_done();
+}
+
+/// [`async_qos0_burst_beyond_the_outbox_is_sent_in_order`] for the blocking client.
+#[test]
+fn blocking_qos0_burst_beyond_the_outbox_is_sent_in_order() {
+    let world = World::shared(burst_script());
+    let mut tx = [0u8; 128];
+    let config = config_311();
+    let mut c = BlockingClient::new(
+        session(&config),
+        Mock(world.clone()),
+        MockConnector(world.clone()),
+        VClock(world.clone()),
+        &mut tx,
+    );
+    let mut log = Vec::new();
+    c.connect();
+    c.poll(|ev| log.push(seen(ev))).unwrap();
+    assert_eq!(log, [Seen::Connected]);
+    for i in 0..10u8 {
+        assert_eq!(
+            c.publish("t1/x", &[b'm', b'0' + i], QoS::AtMostOnce, false),
+            Ok(None),
+            "QoS 0 message {i}"
+        );
+    }
+    assert_eq!(c.session().outstanding(), 0, "no outbox slot taken");
+    let token = c
+        .publish("t1/x", b"q1", QoS::AtLeastOnce, false)
+        .unwrap()
+        .unwrap();
+    c.poll(|ev| log.push(seen(ev))).unwrap();
+    assert_eq!(log[1..], [Seen::Published(token)]);
+    world.borrow().assert_done();
+}
