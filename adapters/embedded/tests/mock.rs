@@ -740,6 +740,21 @@ fn burst_script() -> Vec<Vec<Step>> {
     vec![steps]
 }
 
+/// Publishes what [`burst_script`] expects through `publish`: ten QoS 0 messages, none
+/// refused, then the QoS 1 one, whose token it returns.
+fn publish_burst(
+    mut publish: impl FnMut(&[u8], QoS) -> Result<Option<Token>, mqtt_session::Error>,
+) -> Token {
+    for i in 0..10u8 {
+        assert_eq!(
+            publish(&[b'm', b'0' + i], QoS::AtMostOnce),
+            Ok(None),
+            "QoS 0 message {i}"
+        );
+    }
+    publish(b"q1", QoS::AtLeastOnce).unwrap().unwrap()
+}
+
 /// A QoS 0 burst larger than the outbox (4 here) is never refused as `Full` while the
 /// transmit buffer has room: each message is written into it at once and the next poll
 /// sends them, in publish order, before the QoS 1 message published after them.
@@ -753,18 +768,12 @@ fn async_qos0_burst_beyond_the_outbox_is_sent_in_order() {
     c.connect();
     poll_async(&mut c, &mut log);
     assert_eq!(log, [Seen::Connected]);
-    for i in 0..10u8 {
-        assert_eq!(
-            c.publish("t1/x", &[b'm', b'0' + i], QoS::AtMostOnce, false),
-            Ok(None),
-            "QoS 0 message {i}"
-        );
-    }
-    assert_eq!(c.session().outstanding(), 0, "no outbox slot taken");
-    let token = c
-        .publish("t1/x", b"q1", QoS::AtLeastOnce, false)
-        .unwrap()
-        .unwrap();
+    let token = publish_burst(|payload, qos| c.publish("t1/x", payload, qos, false));
+    assert_eq!(
+        c.session().outstanding(),
+        1,
+        "only the QoS 1 message takes a slot"
+    );
     poll_async(&mut c, &mut log);
     assert_eq!(log[1..], [Seen::Published(token)]);
     world.borrow().assert_done();
@@ -787,18 +796,12 @@ fn blocking_qos0_burst_beyond_the_outbox_is_sent_in_order() {
     c.connect();
     c.poll(|ev| log.push(seen(ev))).unwrap();
     assert_eq!(log, [Seen::Connected]);
-    for i in 0..10u8 {
-        assert_eq!(
-            c.publish("t1/x", &[b'm', b'0' + i], QoS::AtMostOnce, false),
-            Ok(None),
-            "QoS 0 message {i}"
-        );
-    }
-    assert_eq!(c.session().outstanding(), 0, "no outbox slot taken");
-    let token = c
-        .publish("t1/x", b"q1", QoS::AtLeastOnce, false)
-        .unwrap()
-        .unwrap();
+    let token = publish_burst(|payload, qos| c.publish("t1/x", payload, qos, false));
+    assert_eq!(
+        c.session().outstanding(),
+        1,
+        "only the QoS 1 message takes a slot"
+    );
     c.poll(|ev| log.push(seen(ev))).unwrap();
     assert_eq!(log[1..], [Seen::Published(token)]);
     world.borrow().assert_done();
