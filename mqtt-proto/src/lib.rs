@@ -43,7 +43,8 @@
 //! ```
 //!
 //! # Features
-//! - default: `no_std`, no allocation.
+//! - default: `no_std`, no allocation; `v5` (MQTT 5.0) and `decode-connect` (decoding
+//!   CONNECT, which only a server receives; a client may leave it out) on.
 //! - `alloc`: `OwnedPacket`, a received packet that owns its bytes.
 //! - `std`: `alloc`, for std users.
 //! - `bytes`: `Packet::encode_to` into a `bytes::BufMut`, and `Bytes`-backed owned packets.

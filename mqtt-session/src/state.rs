@@ -1485,6 +1485,16 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             return Ok(0);
         };
         let v = self.settings.version;
+        if !v.is_v5() {
+            // 3.1 / 3.1.1: no id can have been assigned and no property is announced, so
+            // the record goes as it was encoded with the current Clean Session flag: no
+            // decode (a 3.1.1-only build carries no CONNECT decoder, mqtt-proto's
+            // `decode-connect`).
+            if out.len() < record.len() {
+                return Err(record.len());
+            }
+            return Ok(copy_connect(record, !self.expects_session, out).unwrap_or(0));
+        }
         let Ok(Packet::Connect(mut c)) = Packet::decode_exact(record, v) else {
             return Ok(0);
         };
@@ -2507,6 +2517,20 @@ fn copy_record(
         dst.get_mut(header..header + 2)?
             .copy_from_slice(&pid.to_be_bytes());
     }
+    Some(record.len())
+}
+
+/// Copies a stored 3.1 / 3.1.1 CONNECT into `out` with its Clean Session flag set to
+/// `clean`: the connect flags follow the fixed header, the protocol name and the level.
+fn copy_connect(record: &[u8], clean: bool, out: &mut [u8]) -> Option<usize> {
+    let header = 1 + mqtt_proto::varint::decode(record.get(1..)?).ok()??.1;
+    let name_len = u16::from_be_bytes(*record.get(header..)?.first_chunk::<2>()?);
+    let flags_at = header + 2 + usize::from(name_len) + 1;
+    let dst = out.get_mut(..record.len())?;
+    dst.copy_from_slice(record);
+    let flags = dst.get_mut(flags_at)?;
+    // Bit 1: Clean Session [MQTT-3.1.2-4].
+    *flags = (*flags & !0x02) | (u8::from(clean) << 1);
     Some(record.len())
 }
 

@@ -201,6 +201,7 @@ const RESERVED: u8 = 0x01;
 impl<'a> Connect<'a> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
+    #[cfg_attr(not(feature = "decode-connect"), allow(dead_code))]
     pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         // The usual names are valid strings as they stand; any other goes through the
         // string checks first, so its error is the same.

@@ -254,7 +254,11 @@ impl<'a> Packet<'a> {
     ) -> Result<Decoded<'a>, DecodeError> {
         let mut r = Reader::new(body);
         let packet = match t {
+            #[cfg(feature = "decode-connect")]
             PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
+            // Left out: refused by its type, so the build carries no CONNECT decoder.
+            #[cfg(not(feature = "decode-connect"))]
+            PacketType::Connect => return Err(DecodeError::InvalidPacketType(1)),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, v)?),
             // Not reached from `Decoder::decode`, which takes PUBLISH on its own path.
             PacketType::Publish => return Publish::decode_body(flags, body, v, consumed),
@@ -471,5 +475,35 @@ pub(crate) fn no_props_before_v5(
         Err(EncodeError::NotInVersion)
     } else {
         Ok(())
+    }
+}
+
+#[cfg(all(test, not(feature = "decode-connect")))]
+mod without_decode_connect {
+    use super::*;
+
+    /// Without `decode-connect` a CONNECT is refused by its type, the same whatever its
+    /// body, and the other packets a client receives still decode.
+    #[test]
+    fn connect_is_refused_by_type_without_decode_connect() {
+        // CONNECT 3.1.1, clean session, keep alive 60, client id "a".
+        let connect = [
+            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
+            b'a',
+        ];
+        let v = ProtocolVersion::V3_1_1;
+        assert_eq!(
+            Decoder::new(v).decode(&connect).err(),
+            Some(DecodeError::InvalidPacketType(1))
+        );
+        assert_eq!(
+            Packet::decode_exact(&connect, v).err(),
+            Some(DecodeError::InvalidPacketType(1))
+        );
+        let connack = [0x20, 0x02, 0x00, 0x00];
+        assert!(matches!(
+            Packet::decode_exact(&connack, v),
+            Ok(Packet::ConnAck(_))
+        ));
     }
 }
