@@ -636,6 +636,23 @@ fn async_connector_failures_back_off_per_the_session_policy() {
 
 // ----- the blocking client -----------------------------------------------------------------
 
+type BlockingMockClient<'t> =
+    BlockingClient<'t, ArenaStore<16, 1024>, [u8; 256], Mock, MockConnector, VClock, 4, 4>;
+
+fn blocking_client<'t>(
+    world: &Rc<RefCell<World>>,
+    tx: &'t mut [u8],
+    config: &Config<'_>,
+) -> BlockingMockClient<'t> {
+    BlockingClient::new(
+        session(config),
+        Mock(world.clone()),
+        MockConnector(world.clone()),
+        VClock(world.clone()),
+        tx,
+    )
+}
+
 #[test]
 fn blocking_connect_publish_receive_ping_and_reconnect() {
     let topic = "t1/x";
@@ -664,13 +681,7 @@ fn blocking_connect_publish_receive_ping_and_reconnect() {
     ]);
     let mut tx = [0u8; 128];
     let config = config_311();
-    let mut c = BlockingClient::new(
-        session(&config),
-        Mock(world.clone()),
-        MockConnector(world.clone()),
-        VClock(world.clone()),
-        &mut tx,
-    );
+    let mut c = blocking_client(&world, &mut tx, &config);
     let mut log = Vec::new();
     c.connect();
     let next = c.poll(|ev| log.push(seen(ev))).unwrap();
@@ -785,13 +796,7 @@ fn blocking_qos0_burst_beyond_the_outbox_is_sent_in_order() {
     let world = World::shared(burst_script());
     let mut tx = [0u8; 128];
     let config = config_311();
-    let mut c = BlockingClient::new(
-        session(&config),
-        Mock(world.clone()),
-        MockConnector(world.clone()),
-        VClock(world.clone()),
-        &mut tx,
-    );
+    let mut c = blocking_client(&world, &mut tx, &config);
     let mut log = Vec::new();
     c.connect();
     c.poll(|ev| log.push(seen(ev))).unwrap();
