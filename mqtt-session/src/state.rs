@@ -1508,24 +1508,18 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         c.clean_start = !self.expects_session;
         // Announce the topic aliases actually reserved for this connection.
         let mut props: heapless::Vec<Property<'_>, 24> = heapless::Vec::new();
-        if V5 {
-            for p in c
-                .properties
-                .iter()
-                .filter(|p| !matches!(p, Property::TopicAliasMaximum(_)))
-            {
-                let _ = props.push(p);
-            }
-            if self.alias_in > 0 {
-                let _ = props.push(Property::TopicAliasMaximum(self.alias_in));
-            }
+        for p in c
+            .properties
+            .iter()
+            .filter(|p| !matches!(p, Property::TopicAliasMaximum(_)))
+        {
+            let _ = props.push(p);
+        }
+        if self.alias_in > 0 {
+            let _ = props.push(Property::TopicAliasMaximum(self.alias_in));
         }
         let packet = Packet::Connect(Connect {
-            properties: if V5 {
-                Properties::new(&props)
-            } else {
-                c.properties
-            },
+            properties: Properties::new(&props),
             ..c
         });
         match packet.encode(v, out) {
