@@ -332,8 +332,13 @@ impl<'a> SharedFilter<'a> {
         let Some(rest) = filter.strip_prefix("$share/") else {
             return Ok(None);
         };
+        // A byte search, not `split_once('/')`: the char pattern links a string searcher
+        // that costs a bare-metal build about 200 bytes of flash.
         let (group, filter) = rest
-            .split_once('/')
+            .bytes()
+            .position(|b| b == b'/')
+            .and_then(|at| rest.split_at_checked(at))
+            .and_then(|(group, slash_filter)| Some((group, slash_filter.get(1..)?)))
             .ok_or(TopicError::InvalidSharedSubscription)?;
         if group.is_empty() || !has_no_wildcard(group) || filter.is_empty() {
             return Err(TopicError::InvalidSharedSubscription);
