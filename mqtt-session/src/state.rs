@@ -68,6 +68,13 @@ const ALIAS_RESERVE: usize = 64;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
 const EVENT_QUEUE: usize = 8;
 
+/// The properties of a received packet as the session reads them: none without `v5`,
+/// where a 3.1.1 packet has none, stated so that the compiler drops their readers.
+#[inline(always)]
+pub(crate) fn received(properties: Properties<'_>) -> Properties<'_> {
+    if V5 { properties } else { Properties::empty() }
+}
+
 /// The encoded length of a PUBLISH without properties, by arithmetic (no checks: its
 /// encode makes them); `None` for any other packet (measured by `encoded_len`).
 #[inline]
@@ -513,11 +520,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
 
     fn refresh_keepalive(&mut self) {
         self.timers.keepalive =
-            if self.state == ConnState::Connected && self.link.keep_alive > Duration::ZERO {
+            if self.state == ConnState::Connected && self.granted().keep_alive > Duration::ZERO {
                 // Ping when nothing was sent, or nothing received, for the keepalive interval:
                 // the second catches a half-open connection while we only send.
                 let base = self.last_sent.min(self.last_recv);
-                Some(base + self.link.keep_alive).filter(|_| self.timers.ping.is_none())
+                Some(base + self.granted().keep_alive).filter(|_| self.timers.ping.is_none())
             } else {
                 None
             };
@@ -615,7 +622,8 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             self.stage(Packet::PingReq);
             // Capped at the keepalive interval, so the gap between packets we send never
             // exceeds Keep Alive while we wait [MQTT-3.1.2-23].
-            self.timers.ping = Some(now + self.settings.ping_timeout.min(self.link.keep_alive));
+            self.timers.ping =
+                Some(now + self.settings.ping_timeout.min(self.granted().keep_alive));
             self.refresh_keepalive();
             // Nothing was sent for a keepalive interval: the connection idles.
             self.release_tables();
@@ -750,7 +758,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     fn reset_backoff_if_stable(&mut self) {
         let policy = &self.settings.reconnect;
         if self.state == ConnState::Connected
-            && self.now.saturating_since(self.link.since) >= policy.stable_after
+            && self.now.saturating_since(self.granted().since) >= policy.stable_after
         {
             self.attempts = 0;
         }
@@ -871,19 +879,19 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 Some(len) => len,
                 None => packet.encoded_len(v)?,
             };
-            if len as u64 > u64::from(self.link.max_packet_size) {
+            if len as u64 > u64::from(self.granted().max_packet_size) {
                 // As in store_out: an invalid packet is refused as invalid first.
                 if quick.is_some() {
                     packet.encoded_len(v)?;
                 }
                 return Err(Error::PacketTooLarge {
                     size: len,
-                    max: self.link.max_packet_size,
+                    max: self.granted().max_packet_size,
                 });
             }
             // The checks above are the queued record's; an alias is chosen as its
             // transmit would choose one.
-            let direct = match self.link.alias_max {
+            let direct = match self.granted().alias_max {
                 0 => DirectAlias::None,
                 _ => self.write_direct_aliased(topic, payload, retain, properties, out),
             };
@@ -925,10 +933,10 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         if qos == QoS::AtMostOnce && !connected && !self.settings.queue_qos0_offline {
             return Err(Error::NotConnected);
         }
-        if connected && qos > self.link.max_qos {
+        if connected && qos > self.granted().max_qos {
             return Err(Error::QoSNotSupported);
         }
-        if connected && retain && !self.link.retain_available {
+        if connected && retain && !self.granted().retain_available {
             return Err(Error::RetainNotSupported);
         }
         self.v5_only(properties)?;
@@ -1047,13 +1055,13 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             Some(len) => len,
             None => packet.encoded_len(v)?,
         };
-        if connected && len as u64 > u64::from(self.link.max_packet_size) {
+        if connected && len as u64 > u64::from(self.granted().max_packet_size) {
             if quick.is_some() {
                 packet.encoded_len(v)?;
             }
             return Err(Error::PacketTooLarge {
                 size: len,
-                max: self.link.max_packet_size,
+                max: self.granted().max_packet_size,
             });
         }
         let seq = self.next_seq;
@@ -1217,10 +1225,12 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let v = self.settings.version;
         let len = packet.encoded_len(v)?;
         // Never over the server's limit [MQTT-3.2.2-15] (known once connected).
-        if self.state == ConnState::Connected && len as u64 > u64::from(self.link.max_packet_size) {
+        if self.state == ConnState::Connected
+            && len as u64 > u64::from(self.granted().max_packet_size)
+        {
             return Err(Error::PacketTooLarge {
                 size: len,
-                max: self.link.max_packet_size,
+                max: self.granted().max_packet_size,
             });
         }
         self.store
@@ -1604,7 +1614,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             let is_publish = matches!(e.kind, OutKind::Publish(_));
             if is_publish
                 && (publish_blocked
-                    || (e.is_acked_publish() && self.inflight_pub >= self.link.send_quota))
+                    || (e.is_acked_publish() && self.inflight_pub >= self.granted().send_quota))
             {
                 // Flow control [MQTT-4.9.0-2]; later publishes wait too, to keep order.
                 publish_blocked = true;
@@ -1630,7 +1640,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 continue;
             };
             let len = record.len();
-            let refusal = if len as u64 > u64::from(self.link.max_packet_size) {
+            let refusal = if len as u64 > u64::from(self.granted().max_packet_size) {
                 // Never send over the server's limit [MQTT-3.2.2-15].
                 Some(LossReason::PacketTooLarge)
             } else {
@@ -1652,7 +1662,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 break;
             }
             let dup = dup && e.is_acked_publish();
-            pos += if is_publish && self.link.alias_max != 0 {
+            pos += if is_publish && self.granted().alias_max != 0 {
                 // 5.0 with outgoing aliases granted: the PUBLISH may be rebuilt with one.
                 match self.write_aliased(key, out, pos, dup) {
                     Some(n) => n,
@@ -1710,11 +1720,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let OutKind::Publish(qos) = kind else {
             return None;
         };
-        if qos > self.link.max_qos {
+        if qos > self.granted().max_qos {
             return Some(LossReason::QoSNotSupported);
         }
         let retain = first_byte & 0x01 != 0;
-        (retain && !self.link.retain_available).then_some(LossReason::RetainNotSupported)
+        (retain && !self.granted().retain_available).then_some(LossReason::RetainNotSupported)
     }
 
     /// Writes the pending AUTH record, if any, at `out[pos..]`.
@@ -1741,7 +1751,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// goes out it binds a free alias, later it travels as the alias alone. `None` when no
     /// alias applies or the result would not fit; the caller then copies the record.
     fn write_aliased(&mut self, key: Key, out: &mut [u8], pos: usize, dup: bool) -> Option<usize> {
-        if !V5 || self.link.alias_max == 0 {
+        if self.granted().alias_max == 0 {
             return None;
         }
         let v = self.settings.version;
@@ -1770,7 +1780,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 ..p
             });
             let len = packet.encoded_len(v).ok()?;
-            if len as u64 > u64::from(self.link.max_packet_size) {
+            if len as u64 > u64::from(self.granted().max_packet_size) {
                 return None;
             }
             packet.encode(v, out.get_mut(pos..)?).ok()?
@@ -1792,11 +1802,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     /// binding leaves the store's reserved room intact (`false`: send topic and alias,
     /// and bind). `None`: no alias applies.
     fn out_alias(&self, topic: &str) -> Option<(u16, bool)> {
-        if !V5 || self.link.alias_max == 0 || topic.is_empty() {
+        if self.granted().alias_max == 0 || topic.is_empty() {
             return None;
         }
         let mut free = None;
-        for a in 1..=self.link.alias_max {
+        for a in 1..=self.granted().alias_max {
             match self.store.get(Key::OutAlias(a)) {
                 Some(t) if t == topic.as_bytes() => return Some((a, true)),
                 None if free.is_none() => free = Some(a),
@@ -1842,7 +1852,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let Ok(len) = packet.encoded_len(v) else {
             return DirectAlias::None;
         };
-        if len as u64 > u64::from(self.link.max_packet_size) {
+        if len as u64 > u64::from(self.granted().max_packet_size) {
             return DirectAlias::None;
         }
         // Too little room: queued, to be aliased when it is transmitted.
@@ -1862,6 +1872,24 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
     }
 
     /// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id.
+    /// What the server granted on this connection, as every check reads it. Without `v5`
+    /// the 5.0-only grants (aliases, packet size, maximum QoS, retain) are their 3.1.1
+    /// constants here, so the compiler drops the paths they guard; to it the stored
+    /// fields are runtime values.
+    #[inline(always)]
+    fn granted(&self) -> Link {
+        if V5 {
+            self.link
+        } else {
+            Link {
+                since: self.link.since,
+                keep_alive: self.link.keep_alive,
+                send_quota: self.link.send_quota,
+                ..Link::default()
+            }
+        }
+    }
+
     fn write_record(
         &self,
         key: Key,
@@ -1918,9 +1946,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         let t = packet.packet_type();
         if self.state == ConnState::AwaitConnAck {
             return match *packet {
-                Packet::ConnAck(ack) => {
-                    self.on_connack(ack.session_present, ack.reason_code, ack.properties)
-                }
+                Packet::ConnAck(ack) => self.on_connack(
+                    ack.session_present,
+                    ack.reason_code,
+                    received(ack.properties),
+                ),
                 // Enhanced authentication exchanges AUTH before CONNACK [MQTT-3.2.0-1].
                 Packet::Auth(_) if self.settings.auth => Some(Outcome::Auth),
                 _ => {
@@ -1949,12 +1979,13 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 None
             }
             Packet::Disconnect(d) => {
-                if d.properties.session_expiry_interval().is_some() {
+                let properties = received(d.properties);
+                if properties.session_expiry_interval().is_some() {
                     self.fault(PeerFault::SessionExpiryInServerDisconnect); // [MQTT-3.14.2-2]
                     None
                 } else {
                     self.lose(ConnectionError::ServerDisconnect(d.reason_code), true);
-                    redirect(d.reason_code, d.properties)
+                    redirect(d.reason_code, properties)
                 }
             }
             Packet::ConnAck(_) => {
@@ -2108,7 +2139,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         // Incoming topic alias (5.0 §3.3.2.3.4).
         let topic = p.topic;
         let mut alias_topic = false;
-        if let Some(alias) = p.properties.topic_alias() {
+        if let Some(alias) = received(p.properties).topic_alias() {
             if alias == 0 || alias > self.alias_in {
                 self.fault(PeerFault::TopicAliasInvalid(alias));
                 return None;
@@ -2250,7 +2281,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             }
         }
         let alias = if alias_topic {
-            p.properties.topic_alias()
+            received(p.properties).topic_alias()
         } else {
             None
         };
@@ -2466,7 +2497,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 return;
             };
             if let Ok(Packet::Subscribe(s)) = Packet::decode_exact(record, self.settings.version) {
-                let id = s.properties.subscription_identifiers().next();
+                let id = received(s.properties).subscription_identifiers().next();
                 for sub in s.filters.iter() {
                     f(k, sub.filter.as_str(), sub.options, id);
                 }
