@@ -40,10 +40,12 @@ use crate::time::Instant;
 ///
 /// ```
 /// use mqtt_session::{ArenaStore, Config, Event, Instant, Session};
-/// use mqtt_proto::QoS;
+/// use mqtt_proto::{ProtocolVersion, QoS};
 ///
+/// let mut config = Config::new("sensor-1");
+/// config.version = ProtocolVersion::V3_1_1; // the default is 5.0 (with the `v5` feature)
 /// let mut s: Session<ArenaStore<16, 2048>, [u8; 512], 8, 8> =
-///     Session::new(&Config::new("sensor-1"), ArenaStore::new(), [0; 512]).unwrap();
+///     Session::new(&config, ArenaStore::new(), [0; 512]).unwrap();
 /// let now = Instant::from_millis(0);
 /// s.connect(now);
 /// assert_eq!(s.poll_event(), Some(Event::OpenTransport));
@@ -51,13 +53,13 @@ use crate::time::Instant;
 /// let mut out = [0u8; 256];
 /// let n = s.poll_transmit(now, &mut out).unwrap(); // the CONNECT
 /// assert_eq!(out[0], 0x10);
-/// s.handle_input(now, &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK (5.0, no properties)
+/// s.handle_input(now, &[0x20, 0x02, 0x00, 0x00]); // CONNACK, accepted
 /// assert_eq!(s.poll_event(), Some(Event::Connected { session_present: false }));
 /// let token = s.publish(now, "a/b", b"hi", QoS::AtLeastOnce, false, &[]).unwrap();
 /// assert!(token.is_some());
 /// let n = s.poll_transmit(now, &mut out).unwrap();
-/// // PUBLISH QoS 1, id 1, empty property block (5.0), payload "hi".
-/// assert_eq!(&out[..n], &[0x32, 0x0a, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x01, 0x00, b'h', b'i'][..]);
+/// // PUBLISH QoS 1, topic "a/b", id 1, payload "hi".
+/// assert_eq!(&out[..n], &[0x32, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x01, b'h', b'i'][..]);
 /// ```
 pub struct Session<S, B, const OUT: usize, const IN: usize, T: Tables = Inline> {
     rx: B,

@@ -140,9 +140,20 @@ struct Setup {
     seed: u64,
 }
 
+/// The protocol version of a run: either, or 3.1.1 alone in the 3.1.1-only build.
+#[cfg(feature = "v5")]
+fn version() -> impl Strategy<Value = ProtocolVersion> {
+    prop_oneof![Just(V311), Just(V5)]
+}
+
+#[cfg(not(feature = "v5"))]
+fn version() -> impl Strategy<Value = ProtocolVersion> {
+    Just(V311)
+}
+
 fn setup() -> impl Strategy<Value = Setup> {
     (
-        prop_oneof![Just(V311), Just(V5)],
+        version(),
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),

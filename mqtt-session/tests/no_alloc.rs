@@ -244,7 +244,7 @@ fn receive_workload(v: ProtocolVersion) -> (usize, Seen) {
 /// The workloads themselves work (with or without the counting allocator).
 #[test]
 fn steady_state_workloads_run() {
-    for v in BOTH {
+    for v in VERSIONS {
         publish_workload(v);
         receive_workload(v);
     }
@@ -253,7 +253,7 @@ fn steady_state_workloads_run() {
 /// Publishing at QoS 0, 1 and 2 after connect allocates nothing.
 #[test]
 fn steady_state_publish_allocates_nothing() {
-    for v in BOTH {
+    for v in VERSIONS {
         let (allocations, seen) = publish_workload(v);
         assert_eq!(
             allocations, 0,
@@ -265,7 +265,7 @@ fn steady_state_publish_allocates_nothing() {
 /// Receiving QoS 0, 1 and 2 messages after connect allocates nothing.
 #[test]
 fn steady_state_receive_allocates_nothing() {
-    for v in BOTH {
+    for v in VERSIONS {
         let (allocations, seen) = receive_workload(v);
         assert_eq!(
             allocations, 0,

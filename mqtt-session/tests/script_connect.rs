@@ -34,6 +34,7 @@ fn first_packet_is_connect_v311() {
     first_packet_is_connect(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn first_packet_is_connect_v5() {
     first_packet_is_connect(V5);
@@ -59,6 +60,7 @@ fn first_packet_is_connect_on_reconnect_v311() {
     first_packet_is_connect_on_reconnect(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn first_packet_is_connect_on_reconnect_v5() {
     first_packet_is_connect_on_reconnect(V5);
@@ -106,6 +108,7 @@ fn nothing_but_connack_accepted_first_v311() {
     nothing_but_connack_accepted_first(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn nothing_but_connack_accepted_first_v5() {
     nothing_but_connack_accepted_first(V5);
@@ -129,6 +132,7 @@ fn second_connack_is_protocol_error_v311() {
     second_connack_is_protocol_error(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn second_connack_is_protocol_error_v5() {
     second_connack_is_protocol_error(V5);
@@ -163,6 +167,7 @@ fn session_present_without_state_closes_v311() {
     session_present_without_state_closes(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn session_present_without_state_closes_v5() {
     session_present_without_state_closes(V5);
@@ -193,6 +198,7 @@ fn keepalive_pingreq_when_idle_v311() {
     keepalive_pingreq_when_idle(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn keepalive_pingreq_when_idle_v5() {
     keepalive_pingreq_when_idle(V5);
@@ -262,6 +268,7 @@ fn keepalive_gap_between_sends_never_exceeds_keepalive_v311() {
     keepalive_gap_between_sends_never_exceeds_keepalive(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn keepalive_gap_between_sends_never_exceeds_keepalive_v5() {
     keepalive_gap_between_sends_never_exceeds_keepalive(V5);
@@ -269,6 +276,7 @@ fn keepalive_gap_between_sends_never_exceeds_keepalive_v5() {
 
 /// [MQTT-3.1.2-21] [MQTT-3.2.2-21] A Server Keep Alive in CONNACK replaces the client's
 /// Keep Alive, shorter or longer; 0 turns keepalive off.
+#[cfg(feature = "v5")]
 #[test]
 fn server_keep_alive_overrides_client_keep_alive_v5() {
     for (server, first_ping) in [(5u16, Some(5_000u64)), (120, Some(120_000)), (0, None)] {
@@ -301,6 +309,7 @@ fn keep_alive_zero_never_pings_v311() {
     keep_alive_zero_never_pings(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn keep_alive_zero_never_pings_v5() {
     keep_alive_zero_never_pings(V5);
@@ -334,6 +343,7 @@ fn ping_timeout_declares_connection_dead_v311() {
     ping_timeout_declares_connection_dead(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn ping_timeout_declares_connection_dead_v5() {
     ping_timeout_declares_connection_dead(V5);
@@ -364,6 +374,7 @@ fn connect_timeout_without_connack_v311() {
     connect_timeout_without_connack(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn connect_timeout_without_connack_v5() {
     connect_timeout_without_connack(V5);
@@ -385,6 +396,7 @@ fn connect_timeout_without_transport_v311() {
     connect_timeout_without_transport(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn connect_timeout_without_transport_v5() {
     connect_timeout_without_transport(V5);
@@ -445,6 +457,7 @@ fn reconnect_backoff_grows_within_bounds_and_caps_v311() {
     reconnect_backoff_grows_within_bounds_and_caps(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn reconnect_backoff_grows_within_bounds_and_caps_v5() {
     reconnect_backoff_grows_within_bounds_and_caps(V5);
@@ -453,7 +466,7 @@ fn reconnect_backoff_grows_within_bounds_and_caps_v5() {
 /// The same seed gives the same delays; another seed gives others.
 #[test]
 fn reconnect_same_seed_same_delays() {
-    let mut c = cfg(V5);
+    let mut c = cfg(NEWEST);
     c.rng_seed = 7;
     let (_, a) = failing_opens(&c, 8);
     let (_, b) = failing_opens(&c, 8);
@@ -507,12 +520,14 @@ fn backoff_resets_after_stable_connection_v311() {
     backoff_resets_after_stable_connection(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn backoff_resets_after_stable_connection_v5() {
     backoff_resets_after_stable_connection(V5);
 }
 
 /// The reset does not depend on how the stable connection ended: a server DISCONNECT.
+#[cfg(feature = "v5")]
 #[test]
 fn backoff_resets_after_stable_connection_ended_by_server_v5() {
     let (attempt, _) = attempt_after_connection(V5, 3, 60_000, |t| {
@@ -531,6 +546,7 @@ fn backoff_resets_after_stable_connection_ended_by_peer_fault_v311() {
 }
 
 /// ... or a protocol violation by the server (5.0 sends DISCONNECT first).
+#[cfg(feature = "v5")]
 #[test]
 fn backoff_resets_after_stable_connection_ended_by_peer_fault_v5() {
     let (attempt, _) = attempt_after_connection(V5, 3, 60_000, |t| {
@@ -565,6 +581,7 @@ fn max_attempts_then_stopped_v311() {
     max_attempts_then_stopped(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn max_attempts_then_stopped_v5() {
     max_attempts_then_stopped(V5);
@@ -573,7 +590,7 @@ fn max_attempts_then_stopped_v5() {
 /// Reconnecting turned off: the first loss stops the session.
 #[test]
 fn reconnect_disabled_stops() {
-    let mut c = cfg(V5);
+    let mut c = cfg(NEWEST);
     c.reconnect.enabled = false;
     let mut t = Script::new(&c);
     t.establish();
@@ -614,6 +631,7 @@ fn refusal(v: ProtocolVersion, connack_bytes: &[u8], code: ReasonCode, fatal: bo
 /// Fatal 5.0 refusals stop reconnecting: 0x84 unsupported version, 0x85 client id not
 /// valid, 0x86 bad user name or password, 0x87 not authorized, 0x8A banned, 0x8C bad
 /// authentication method.
+#[cfg(feature = "v5")]
 #[test]
 fn fatal_refusals_stop_v5() {
     for code in [
@@ -631,6 +649,7 @@ fn fatal_refusals_stop_v5() {
 
 /// Transient 5.0 refusals retry with backoff: 0x80, 0x88 server unavailable, 0x89 busy,
 /// 0x97 quota exceeded, 0x9F connection rate exceeded.
+#[cfg(feature = "v5")]
 #[test]
 fn transient_refusals_retry_v5() {
     for code in [
@@ -679,7 +698,7 @@ fn refusals_v311() {
 /// `retry_fatal_refusals` keeps retrying after a fatal refusal.
 #[test]
 fn retry_fatal_refusals_policy() {
-    let mut c = cfg(V5);
+    let mut c = cfg(NEWEST);
     c.reconnect.retry_fatal_refusals = true;
     let mut t = Script::new(&c);
     t.open();
@@ -697,6 +716,7 @@ fn retry_fatal_refusals_policy() {
 // ----- DISCONNECT ------------------------------------------------------------------------
 
 /// A server DISCONNECT ends the connection; the client sends nothing back and reconnects.
+#[cfg(feature = "v5")]
 #[test]
 fn server_disconnect_schedules_reconnect_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -714,6 +734,7 @@ fn server_disconnect_schedules_reconnect_v5() {
 }
 
 /// DISCONNECT 0x8E (session taken over): another client has our identity; stop.
+#[cfg(feature = "v5")]
 #[test]
 fn server_disconnect_session_taken_over_stops_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -734,6 +755,7 @@ fn server_disconnect_session_taken_over_stops_v5() {
 
 /// [MQTT-3.14.2-2] A server DISCONNECT must not carry a Session Expiry Interval: the
 /// client treats it as a protocol error (DISCONNECT 0x82).
+#[cfg(feature = "v5")]
 #[test]
 fn server_disconnect_with_session_expiry_is_protocol_error_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -791,6 +813,7 @@ fn client_disconnect_sends_disconnect_and_stops_v311() {
     client_disconnect_sends_disconnect_and_stops(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn client_disconnect_sends_disconnect_and_stops_v5() {
     client_disconnect_sends_disconnect_and_stops(V5);
@@ -799,6 +822,7 @@ fn client_disconnect_sends_disconnect_and_stops_v5() {
 /// [MQTT-3.14.4-1] [MQTT-3.14.4-2] After the client's DISCONNECT for a peer fault nothing
 /// follows it on that connection: not the acks of packets received with the fault, not
 /// new operations, not pings.
+#[cfg(feature = "v5")]
 #[test]
 fn nothing_sent_after_fault_disconnect_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -833,6 +857,7 @@ fn nothing_sent_after_fault_disconnect_v5() {
 /// [MQTT-3.1.2-4] (5.0) Clean Start on the first connection, then 0 on every reconnect
 /// while the session persists (Session Expiry > 0, sent in CONNECT); without expiry,
 /// Clean Start every time.
+#[cfg(feature = "v5")]
 #[test]
 fn clean_start_first_then_resume_v5() {
     let mut t = Script::new(&persistent_cfg(V5));
@@ -880,6 +905,7 @@ fn clean_session_as_configured_v311() {
 
 /// 5.0 §3.2.2.3.7: the Assigned Client Identifier from CONNACK names the session from
 /// then on [MQTT-3.1.3-2]: the next CONNECT carries it.
+#[cfg(feature = "v5")]
 #[test]
 fn assigned_client_identifier_used_next_time_v5() {
     let mut c = persistent_cfg(V5);
@@ -933,6 +959,7 @@ fn will_and_credentials_in_connect_v311() {
     will_and_credentials_in_connect(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn will_and_credentials_in_connect_v5() {
     will_and_credentials_in_connect(V5);
@@ -956,6 +983,7 @@ fn transport_down_schedules_reconnect_v311() {
     transport_down_schedules_reconnect(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn transport_down_schedules_reconnect_v5() {
     transport_down_schedules_reconnect(V5);
@@ -989,6 +1017,7 @@ fn disconnect_before_connected_stops_v311() {
     disconnect_before_connected_stops(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn disconnect_before_connected_stops_v5() {
     disconnect_before_connected_stops(V5);
@@ -1001,7 +1030,7 @@ fn disconnect_before_connected_stops_v5() {
 fn invalid_configuration_is_refused() {
     type Edit = fn(&mut Config<'static>);
     let cases: [(ProtocolVersion, Edit); 5] = [
-        (V5, |c| {
+        (NEWEST, |c| {
             c.will = Some(Will {
                 topic: "w/+",
                 payload: b"",
@@ -1066,6 +1095,7 @@ fn keepalive_gap_while_waiting_for_pingresp_v311() {
     keepalive_gap_while_waiting_for_pingresp(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn keepalive_gap_while_waiting_for_pingresp_v5() {
     keepalive_gap_while_waiting_for_pingresp(V5);
@@ -1075,6 +1105,7 @@ fn keepalive_gap_while_waiting_for_pingresp_v5() {
 
 /// A CONNACK 0x9C with a Server Reference is reported (before the loss it causes) so the
 /// adapter can follow it; the refusal itself is transient, so a reconnect is scheduled.
+#[cfg(feature = "v5")]
 #[test]
 fn mqtt_4_11_connack_use_another_server_reports_redirect() {
     let mut t = Script::new(&cfg(V5));
@@ -1107,6 +1138,7 @@ fn mqtt_4_11_connack_use_another_server_reports_redirect() {
 
 /// A DISCONNECT 0x9D (server moved) with a Server Reference is reported as permanent;
 /// without the property there is nothing to follow and no redirect event.
+#[cfg(feature = "v5")]
 #[test]
 fn mqtt_4_11_disconnect_server_moved_reports_permanent_redirect() {
     let mut t = Script::new(&cfg(V5));

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 
 /// Ids of the PUBLISH packets in `p` (QoS > 0).
+#[cfg(feature = "v5")]
 fn publish_ids(p: &[Packet<'_>]) -> Vec<u16> {
     p.iter()
         .filter_map(|p| match p {
@@ -21,6 +22,7 @@ fn publish_ids(p: &[Packet<'_>]) -> Vec<u16> {
 /// [MQTT-3.3.4-7] [MQTT-4.9.0-1] [MQTT-4.9.0-2] The server's Receive Maximum caps the QoS
 /// 1/2 publishes awaiting acknowledgement; QoS 2 holds its unit until PUBCOMP; later
 /// publishes (QoS 0 too) wait in order.
+#[cfg(feature = "v5")]
 #[test]
 fn server_receive_maximum_caps_inflight_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -54,6 +56,7 @@ fn server_receive_maximum_caps_inflight_v5() {
 
 /// [MQTT-3.3.4-8] [MQTT-4.9.0-3] With the send quota used up, SUBSCRIBE, UNSUBSCRIBE,
 /// acks of the server's messages and PINGREQ still go without delay.
+#[cfg(feature = "v5")]
 #[test]
 fn exhausted_quota_does_not_delay_other_packets_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -82,6 +85,7 @@ fn exhausted_quota_does_not_delay_other_packets_v5() {
 /// [MQTT-3.3.4-7] On a resumed session a QoS 2 message at the PUBREL stage still counts:
 /// never more QoS 1/2 PUBLISHes sent on the connection without their final ack than the
 /// server's Receive Maximum.
+#[cfg(feature = "v5")]
 #[test]
 fn resumed_pubrel_counts_against_receive_maximum_v5() {
     let mut t = Script::new(&persistent_cfg(V5));
@@ -119,6 +123,7 @@ fn resumed_pubrel_counts_against_receive_maximum_v5() {
 
 /// Our Receive Maximum (sent in CONNECT) is enforced: one QoS 2 message more than it
 /// awaiting PUBREL is DISCONNECT 0x93.
+#[cfg(feature = "v5")]
 #[test]
 fn our_receive_maximum_enforced_v5() {
     let mut c = cfg(V5);
@@ -145,6 +150,7 @@ fn our_receive_maximum_enforced_v5() {
 }
 
 /// The same in manual-ack mode, where QoS 1 messages awaiting the application count too.
+#[cfg(feature = "v5")]
 #[test]
 fn our_receive_maximum_counts_manual_acks_v5() {
     let mut c = cfg(V5);
@@ -224,6 +230,7 @@ fn many_acks_in_one_read_keep_order_v311() {
     many_acks_in_one_read_keep_order(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn many_acks_in_one_read_keep_order_v5() {
     many_acks_in_one_read_keep_order(V5);
@@ -233,6 +240,7 @@ fn many_acks_in_one_read_keep_order_v5() {
 
 /// [MQTT-3.2.2-11] Above the server's Maximum QoS a publish is refused with
 /// `Err(QoSNotSupported)`, and nothing changes.
+#[cfg(feature = "v5")]
 #[test]
 fn maximum_qos_refused_v5() {
     for (max, refused) in [
@@ -254,6 +262,7 @@ fn maximum_qos_refused_v5() {
 
 /// [MQTT-3.2.2-14] Retain Available = 0: a retained publish is `Err(RetainNotSupported)`,
 /// and nothing changes.
+#[cfg(feature = "v5")]
 #[test]
 fn retain_unavailable_refused_v5() {
     let err = assert_failed_command_changes_nothing(
@@ -273,6 +282,7 @@ fn retain_unavailable_refused_v5() {
 /// [MQTT-3.2.2-11] [MQTT-3.2.2-14] [MQTT-3.2.2-15] Publishes queued before the server's
 /// limits were known are never sent above them: each such one is reported `Lost`, the
 /// others go.
+#[cfg(feature = "v5")]
 #[test]
 fn queued_publish_over_server_limits_not_sent_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -319,6 +329,7 @@ fn queued_publish_over_server_limits_not_sent_v5() {
 
 /// [MQTT-3.2.2-15] A publish or subscribe larger than the server's Maximum Packet Size is
 /// `Err(PacketTooLarge)` with its size, and nothing changes; one exactly at the limit goes.
+#[cfg(feature = "v5")]
 #[test]
 fn publish_over_server_maximum_packet_size_is_err_v5() {
     let setup = |t: &mut Script| {
@@ -381,6 +392,7 @@ fn incoming_packet_over_our_maximum_v311() {
     incoming_packet_over_our_maximum(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn incoming_packet_over_our_maximum_v5() {
     incoming_packet_over_our_maximum(V5);
@@ -405,6 +417,7 @@ fn aliased_publish_bytes(topic: &str, alias: u16, payload: &[u8]) -> Vec<u8> {
 
 /// 5.0 §3.3.2.3.4: a Topic Alias of 0 [MQTT-3.3.2-8] sent by the server is an invalid
 /// alias: DISCONNECT 0x94 (Topic Alias invalid).
+#[cfg(feature = "v5")]
 #[test]
 fn incoming_topic_alias_zero_is_invalid_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -429,6 +442,7 @@ fn incoming_topic_alias_zero_is_invalid_v5() {
 /// connection: an alias binding the store cannot keep (a topic longer than the 64 bytes
 /// reserved per alias, and no room to spare) ends it with DISCONNECT 0x83 rather than
 /// misrouting later messages sent with that alias alone. Our limit, so reconnect follows.
+#[cfg(feature = "v5")]
 #[test]
 fn mqtt_4_8_0_2_alias_binding_the_store_cannot_keep_closes_with_0x83_v5() {
     let mut c = cfg(V5);
@@ -468,6 +482,7 @@ fn mqtt_4_8_0_2_alias_binding_the_store_cannot_keep_closes_with_0x83_v5() {
 
 /// [MQTT-3.3.2-11] A Topic Alias above the Topic Alias Maximum we sent is invalid:
 /// DISCONNECT 0x94, not delivered (also when we allowed none).
+#[cfg(feature = "v5")]
 #[test]
 fn incoming_topic_alias_above_maximum_is_invalid_v5() {
     for (max, alias) in [(16u16, 17u16), (0, 1)] {
@@ -487,6 +502,7 @@ fn incoming_topic_alias_above_maximum_is_invalid_v5() {
 
 /// [MQTT-3.3.2-10] Every alias from 1 to our maximum is accepted; a topic binds it, an
 /// empty topic uses it (the message carries the bound topic), a new topic rebinds it.
+#[cfg(feature = "v5")]
 #[test]
 fn incoming_topic_alias_resolved_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -513,6 +529,7 @@ fn incoming_topic_alias_resolved_v5() {
 }
 
 /// An empty topic with an alias never bound is a protocol error (DISCONNECT 0x82).
+#[cfg(feature = "v5")]
 #[test]
 fn unknown_topic_alias_is_protocol_error_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -527,6 +544,7 @@ fn unknown_topic_alias_is_protocol_error_v5() {
 }
 
 /// [MQTT-3.3.2-7] Alias mappings do not carry over to a new connection.
+#[cfg(feature = "v5")]
 #[test]
 fn topic_aliases_not_carried_over_v5() {
     let mut t = Script::new(&persistent_cfg(V5));
@@ -547,8 +565,10 @@ fn topic_aliases_not_carried_over_v5() {
 }
 
 /// A server keeping the aliases our PUBLISHes bind; resolves each to its topic.
+#[cfg(feature = "v5")]
 struct AliasTable(Vec<Option<String>>);
 
+#[cfg(feature = "v5")]
 impl AliasTable {
     fn resolve(&mut self, p: &Publish<'_>, max: u16) -> String {
         match p.properties.topic_alias() {
@@ -571,6 +591,7 @@ impl AliasTable {
 }
 
 /// [MQTT-3.2.2-18] No Topic Alias Maximum from the server: our PUBLISHes carry no alias.
+#[cfg(feature = "v5")]
 #[test]
 fn no_outgoing_alias_without_server_maximum_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -590,6 +611,7 @@ fn no_outgoing_alias_without_server_maximum_v5() {
 /// [MQTT-3.2.2-17] [MQTT-3.3.2-9] [MQTT-3.3.2-7] Aliases we send stay within the server's
 /// Topic Alias Maximum, every aliased PUBLISH resolves to the topic published, and a new
 /// connection starts from an empty table (the first use carries the topic again).
+#[cfg(feature = "v5")]
 #[test]
 fn outgoing_aliases_within_server_maximum_v5() {
     let mut t = Script::new(&persistent_cfg(V5));
@@ -645,6 +667,7 @@ fn malformed_packet_closes_with_0x81_v311() {
     malformed_packet_closes_with_0x81(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn malformed_packet_closes_with_0x81_v5() {
     malformed_packet_closes_with_0x81(V5);
@@ -668,6 +691,7 @@ fn qos3_publish_is_malformed_v311() {
     qos3_publish_is_malformed(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn qos3_publish_is_malformed_v5() {
     qos3_publish_is_malformed(V5);
@@ -691,6 +715,7 @@ fn reserved_packet_type_is_protocol_error_v311() {
     reserved_packet_type_is_protocol_error(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn reserved_packet_type_is_protocol_error_v5() {
     reserved_packet_type_is_protocol_error(V5);
@@ -738,6 +763,7 @@ fn unknown_ack_id_is_protocol_error_v311() {
     unknown_ack_id_is_protocol_error(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn unknown_ack_id_is_protocol_error_v5() {
     unknown_ack_id_is_protocol_error(V5);
@@ -788,6 +814,7 @@ fn client_only_packets_from_server_are_protocol_errors_v311() {
     client_only_packets_from_server_are_protocol_errors(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn client_only_packets_from_server_are_protocol_errors_v5() {
     client_only_packets_from_server_are_protocol_errors(V5);
@@ -831,6 +858,7 @@ fn full_outbox_is_err_full_and_changes_nothing_v311() {
     full_outbox_is_err_full_and_changes_nothing(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn full_outbox_is_err_full_and_changes_nothing_v5() {
     full_outbox_is_err_full_and_changes_nothing(V5);
@@ -857,6 +885,7 @@ fn full_store_is_err_full_and_changes_nothing_v311() {
     full_store_is_err_full_and_changes_nothing(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn full_store_is_err_full_and_changes_nothing_v5() {
     full_store_is_err_full_and_changes_nothing(V5);
@@ -986,6 +1015,7 @@ fn caller_faults_are_err_and_change_nothing_v311() {
     caller_faults_are_err_and_change_nothing(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn caller_faults_are_err_and_change_nothing_v5() {
     caller_faults_are_err_and_change_nothing(V5);
@@ -1060,6 +1090,7 @@ fn for_each_match_routes_v311() {
     for_each_match_routes(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn for_each_match_routes_v5() {
     for_each_match_routes(V5);
@@ -1162,6 +1193,7 @@ fn bytewise_input_equals_whole_v311() {
     bytewise_input_equals_whole(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn bytewise_input_equals_whole_v5() {
     bytewise_input_equals_whole(V5);
@@ -1219,6 +1251,7 @@ fn packets_of_the_maximum_size_v311() {
     packets_of_the_maximum_size(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn packets_of_the_maximum_size_v5() {
     packets_of_the_maximum_size(V5);
@@ -1228,6 +1261,7 @@ fn packets_of_the_maximum_size_v5() {
 /// over a reconnect (PUBREC sent, PUBREL not yet received) are resent as PUBREL only and do
 /// not use it, so Receive Maximum new messages may arrive beside them (found against
 /// mosquitto resuming a session after a restart). One more is still a violation.
+#[cfg(feature = "v5")]
 #[test]
 fn mqtt_4_9_0_2_carried_qos2_exchanges_do_not_use_the_new_quota_v5() {
     let mut c = persistent_cfg(V5);
@@ -1275,6 +1309,7 @@ fn max_inflight_caps_qos1_in_flight_v311() {
 
 /// A tolerance above our Receive Maximum (for brokers that overshoot it) moves the limit;
 /// the message after it is still a violation (0x93).
+#[cfg(feature = "v5")]
 #[test]
 fn receive_maximum_tolerance_moves_the_limit_v5() {
     let mut c = cfg(V5);
@@ -1352,6 +1387,7 @@ fn v311_qos2_in_flight_beyond_the_table_kept_in_the_store() {
 }
 
 /// The same overflow in 5.0 stays a violation: the server knows our Receive Maximum.
+#[cfg(feature = "v5")]
 #[test]
 fn v5_qos2_beyond_receive_maximum_still_a_violation() {
     let mut c = cfg(V5);
@@ -1377,6 +1413,7 @@ fn v5_qos2_beyond_receive_maximum_still_a_violation() {
 /// Receive Maximum (mosquitto 2.0.11 after a restart) is absorbed: auto-ack QoS 2 ids
 /// beyond the table wait in the store for their PUBREL, each message is delivered once,
 /// and the connection stays up instead of a 0x93 at every reconnect.
+#[cfg(feature = "v5")]
 #[test]
 fn v5_tolerance_above_the_table_absorbs_an_overshooting_server() {
     let mut c = cfg(V5);
@@ -1396,6 +1433,7 @@ fn v5_tolerance_above_the_table_absorbs_an_overshooting_server() {
 /// server's Maximum Packet Size through them: every ack and the DISCONNECT below, the
 /// error codes included (PUBCOMP 0x92, DISCONNECT 0x82), carries no property at all and
 /// fits a server limit of 16 bytes.
+#[cfg(feature = "v5")]
 #[test]
 fn mqtt_3_4_2_2_acks_and_disconnect_carry_no_reason_string_or_user_property_v5() {
     const LIMIT: u32 = 16;

@@ -60,6 +60,7 @@ fn qos0_never_overtakes_held_publish_v311() {
     qos0_never_overtakes_held_publish(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn qos0_never_overtakes_held_publish_v5() {
     qos0_never_overtakes_held_publish(V5);
@@ -94,6 +95,7 @@ fn qos0_before_held_publish_goes_first_v311() {
     qos0_before_held_publish_goes_first(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn qos0_before_held_publish_goes_first_v5() {
     qos0_before_held_publish_goes_first(V5);
@@ -134,6 +136,7 @@ fn untransmitted_qos0_kept_in_order_across_reconnect_v311() {
     untransmitted_qos0_kept_in_order_across_reconnect(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn untransmitted_qos0_kept_in_order_across_reconnect_v5() {
     untransmitted_qos0_kept_in_order_across_reconnect(V5);
@@ -171,6 +174,7 @@ fn qos0_written_whole_and_empty_calls_inert_v311() {
     qos0_written_whole_and_empty_calls_inert(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn qos0_written_whole_and_empty_calls_inert_v5() {
     qos0_written_whole_and_empty_calls_inert(V5);

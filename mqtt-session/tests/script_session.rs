@@ -55,6 +55,7 @@ fn undersized_output_buffer_names_the_size_v311() {
     undersized_output_buffer_names_the_size(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn undersized_output_buffer_names_the_size_v5() {
     undersized_output_buffer_names_the_size(V5);
@@ -101,6 +102,7 @@ fn control_bytes_may_be_taken_a_byte_at_a_time_v311() {
     control_bytes_may_be_taken_a_byte_at_a_time(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn control_bytes_may_be_taken_a_byte_at_a_time_v5() {
     control_bytes_may_be_taken_a_byte_at_a_time(V5);
@@ -108,6 +110,7 @@ fn control_bytes_may_be_taken_a_byte_at_a_time_v5() {
 
 // ----- enhanced authentication (5.0) --------------------------------------------------------
 
+#[cfg(feature = "v5")]
 fn auth_pkt<'a>(rc: ReasonCode, props: &'a [Property<'a>]) -> Packet<'a> {
     Packet::Auth(mqtt_proto::Auth {
         reason_code: rc,
@@ -115,6 +118,7 @@ fn auth_pkt<'a>(rc: ReasonCode, props: &'a [Property<'a>]) -> Packet<'a> {
     })
 }
 
+#[cfg(feature = "v5")]
 fn auth_cfg() -> Config<'static> {
     let mut c = cfg(V5);
     c.authentication_method = Some("SCRAM-SHA-1");
@@ -126,6 +130,7 @@ fn auth_cfg() -> Config<'static> {
 /// the initial data go in CONNECT; before CONNACK only AUTH goes out (queued publishes
 /// wait); a server challenge is shown as `Event::Auth` and answered with AUTH 0x18
 /// carrying the same method.
+#[cfg(feature = "v5")]
 #[test]
 fn enhanced_authentication_exchange_v5() {
     let mut t = Script::new(&auth_cfg());
@@ -176,6 +181,7 @@ fn enhanced_authentication_exchange_v5() {
 /// the server's AUTH Success is shown. [MQTT-3.15.2-2] The AUTH packets the client sends
 /// (here and in `enhanced_authentication_exchange_v5`) carry exactly the method and the
 /// data: no Reason String, so none can outgrow the server's Maximum Packet Size.
+#[cfg(feature = "v5")]
 #[test]
 fn reauthentication_after_connack_v5() {
     let mut t = Script::new(&auth_cfg());
@@ -208,6 +214,7 @@ fn reauthentication_after_connack_v5() {
 }
 
 /// [MQTT-4.12.0-7] Without an Authentication Method the client never sends AUTH.
+#[cfg(feature = "v5")]
 #[test]
 fn no_auth_without_method_v5() {
     let mut t = Script::new(&cfg(V5));
@@ -220,6 +227,7 @@ fn no_auth_without_method_v5() {
 
 /// [MQTT-4.12.1-2] A failed re-authentication: the server's DISCONNECT ends the
 /// connection.
+#[cfg(feature = "v5")]
 #[test]
 fn failed_reauthentication_closes_v5() {
     let mut t = Script::new(&auth_cfg());
@@ -360,6 +368,7 @@ fn restored_session_resumes_v311() {
     restored_session_resumes(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn restored_session_resumes_v5() {
     restored_session_resumes(V5);
@@ -396,6 +405,7 @@ fn restored_subscribe_refusal_forgets_the_right_filter_v311() {
     restored_subscribe_refusal_forgets_the_right_filter(V311);
 }
 
+#[cfg(feature = "v5")]
 #[test]
 fn restored_subscribe_refusal_forgets_the_right_filter_v5() {
     restored_subscribe_refusal_forgets_the_right_filter(V5);

@@ -48,8 +48,20 @@ pub type TestStore = ArenaStore<64, 16384>;
 pub type Sess = Session<TestStore, [u8; RX_CAP], OUT_CAP, IN_CAP>;
 
 pub const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
+#[cfg(feature = "v5")]
 pub const V5: ProtocolVersion = ProtocolVersion::V5;
-pub const BOTH: [ProtocolVersion; 2] = [V311, V5];
+/// Every version this build speaks: a test that loops over it runs its 3.1.1 half in the
+/// 3.1.1-only build (`--no-default-features`) too.
+#[cfg(feature = "v5")]
+pub const VERSIONS: [ProtocolVersion; 2] = [V311, V5];
+#[cfg(not(feature = "v5"))]
+pub const VERSIONS: [ProtocolVersion; 1] = [V311];
+/// The newest version this build speaks (5.0, or 3.1.1 without `v5`), for the tests whose
+/// subject does not depend on the version.
+#[cfg(feature = "v5")]
+pub const NEWEST: ProtocolVersion = V5;
+#[cfg(not(feature = "v5"))]
+pub const NEWEST: ProtocolVersion = V311;
 
 /// `ms` milliseconds after the epoch.
 pub fn ms(ms: u64) -> Instant {
