@@ -192,6 +192,9 @@ pub enum EncodeError {
     SessionPresentOnFailure,
     /// Authentication data (or an AUTH with properties) without the Authentication Method.
     MissingProperty(u8),
+    /// A CONNACK, SUBACK or UNSUBACK, which only a server sends, given to a codec built
+    /// without the `encode-server` feature (a client's build leaves their encoders out).
+    ServerOnly,
 }
 
 impl fmt::Display for EncodeError {
@@ -237,6 +240,9 @@ impl fmt::Display for EncodeError {
             EncodeError::MissingProperty(p) => write!(f, "required property {p:#04x} missing"),
             EncodeError::SessionPresentOnFailure => {
                 f.write_str("Session Present set on a CONNACK that refuses the connection")
+            }
+            EncodeError::ServerOnly => {
+                f.write_str("a server's packet, and the codec was built without encode-server")
             }
         }
     }

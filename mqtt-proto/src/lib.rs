@@ -43,8 +43,9 @@
 //! ```
 //!
 //! # Features
-//! - default: `no_std`, no allocation; `v5` (MQTT 5.0) and `decode-connect` (decoding
-//!   CONNECT, which only a server receives; a client may leave it out) on.
+//! - default: `no_std`, no allocation; `v5` (MQTT 5.0), `decode-connect` (decoding
+//!   CONNECT, which only a server receives) and `encode-server` (encoding CONNACK, SUBACK
+//!   and UNSUBACK, which only a server sends) on. A client may leave the last two out.
 //! - `alloc`: `OwnedPacket`, a received packet that owns its bytes.
 //! - `std`: `alloc`, for std users.
 //! - `bytes`: `Packet::encode_to` into a `bytes::BufMut`, and `Bytes`-backed owned packets.

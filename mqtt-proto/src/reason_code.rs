@@ -270,6 +270,7 @@ pub(crate) fn read_codes<'a>(
 }
 
 /// Checks SUBACK/UNSUBACK codes for sending: at least one, each expressible in `packet` under `v`.
+#[cfg(feature = "encode-server")]
 pub(crate) fn check_codes(
     codes: &crate::list::List<'_, ReasonCode>,
     packet: PacketType,

@@ -1,11 +1,14 @@
 //! CONNACK (MQTT 5.0 §3.2, 3.1.1 §3.2): the server's answer to CONNECT.
 
-use crate::codec::{Reader, Sink};
-use crate::error::{DecodeError, EncodeError};
+use crate::codec::Reader;
+use crate::error::DecodeError;
+// Only a server sends this packet: its encoder is there with `encode-server`.
 use crate::packet::PacketType;
 use crate::property::{Properties, PropertyContext};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
+#[cfg(feature = "encode-server")]
+use crate::{codec::Sink, error::EncodeError};
 
 /// CONNACK. A 3.1.1 return code is mapped to the 5.0 reason code of the same meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +50,7 @@ impl<'a> ConnAck<'a> {
         })
     }
 
+    #[cfg(feature = "encode-server")]
     pub(crate) fn check_len(
         &self,
         v: ProtocolVersion,
@@ -64,6 +68,7 @@ impl<'a> ConnAck<'a> {
         Ok(2 + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
+    #[cfg(feature = "encode-server")]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u8(u8::from(self.session_present));
         s.put_u8(

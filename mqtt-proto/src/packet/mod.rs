@@ -308,14 +308,23 @@ impl<'a> Packet<'a> {
     fn checked_body_len(&self, v: ProtocolVersion, sz: &mut Sizes) -> Result<usize, EncodeError> {
         let len = match self {
             Packet::Connect(p) => p.check_len(v, sz)?,
+            #[cfg(feature = "encode-server")]
             Packet::ConnAck(p) => p.check_len(v, sz)?,
+            // Left out: a client never sends them, so its build carries no encoder for them
+            // (and `write` below is never reached for them).
+            #[cfg(not(feature = "encode-server"))]
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) => {
+                return Err(EncodeError::ServerOnly);
+            }
             Packet::Publish(p) => p.check_len(v, sz)?,
             Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
                 p.check_len(v, self.packet_type(), sz)?
             }
             Packet::Subscribe(p) => p.check_len(v, sz)?,
+            #[cfg(feature = "encode-server")]
             Packet::SubAck(p) => p.check_len(v, sz)?,
             Packet::Unsubscribe(p) => p.check_len(v, sz)?,
+            #[cfg(feature = "encode-server")]
             Packet::UnsubAck(p) => p.check_len(v, sz)?,
             Packet::PingReq | Packet::PingResp => 0,
             Packet::Disconnect(p) => p.check_len(v, sz)?,
@@ -401,15 +410,21 @@ impl<'a> Packet<'a> {
         s.put_varint(body_len as u32);
         match self {
             Packet::Connect(p) => p.write(s, sz),
+            #[cfg(feature = "encode-server")]
             Packet::ConnAck(p) => p.write(s, v, sz),
             Packet::Publish(p) => p.write(s, v, sz),
             Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
                 p.write(s, v, self.packet_type(), sz)
             }
             Packet::Subscribe(p) => p.write(s, v, sz),
+            #[cfg(feature = "encode-server")]
             Packet::SubAck(p) => p.write(s, v, sz),
             Packet::Unsubscribe(p) => p.write(s, v, sz),
+            #[cfg(feature = "encode-server")]
             Packet::UnsubAck(p) => p.write(s, v, sz),
+            // Refused by `checked_body_len` before any write.
+            #[cfg(not(feature = "encode-server"))]
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) => {}
             Packet::PingReq | Packet::PingResp => {}
             Packet::Disconnect(p) => p.write(s, v, sz),
             Packet::Auth(p) => p.write(s, sz),
@@ -505,5 +520,51 @@ mod without_decode_connect {
             Packet::decode_exact(&connack, v),
             Ok(Packet::ConnAck(_))
         ));
+    }
+}
+
+#[cfg(all(test, not(feature = "encode-server")))]
+mod without_encode_server {
+    use super::*;
+    use crate::list::List;
+    use crate::property::Properties;
+    use crate::reason_code::ReasonCode;
+
+    /// Without `encode-server` the packets only a server sends are refused by their type,
+    /// before a byte is written, and the packets a client sends still encode.
+    #[test]
+    fn server_packets_are_refused_by_type_without_encode_server() {
+        let v = ProtocolVersion::V3_1_1;
+        let id = PacketId::new(7).unwrap();
+        let codes = [ReasonCode::GrantedQoS1];
+        let server = [
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason_code: ReasonCode::Success,
+                properties: Properties::empty(),
+            }),
+            Packet::SubAck(SubAck {
+                packet_id: id,
+                properties: Properties::empty(),
+                reason_codes: List::new(&codes),
+            }),
+            Packet::UnsubAck(UnsubAck {
+                packet_id: id,
+                properties: Properties::empty(),
+                reason_codes: List::empty(),
+            }),
+        ];
+        for p in server {
+            let mut buf = [0xAA_u8; 16];
+            assert_eq!(p.encode(v, &mut buf), Err(EncodeError::ServerOnly), "{p:?}");
+            assert_eq!(buf, [0xAA; 16], "{p:?} wrote bytes");
+            assert_eq!(p.encoded_len(v), Err(EncodeError::ServerOnly), "{p:?}");
+        }
+        let mut buf = [0_u8; 16];
+        let puback = Packet::PubAck(Ack::new(id));
+        assert_eq!(puback.encode(v, &mut buf), Ok(4));
+        assert_eq!(buf[..4], [0x40, 0x02, 0x00, 0x07]);
+        assert_eq!(Packet::PingReq.encode(v, &mut buf), Ok(2));
+        assert_eq!(buf[..2], [0xc0, 0x00]);
     }
 }

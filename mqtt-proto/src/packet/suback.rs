@@ -1,12 +1,15 @@
 //! SUBACK (MQTT 5.0 §3.9): one reason code per requested filter, in order.
 
-use crate::codec::{Reader, Sink};
-use crate::error::{DecodeError, EncodeError};
+use crate::codec::Reader;
+use crate::error::DecodeError;
+// Only a server sends this packet: its encoder is there with `encode-server`.
 use crate::list::List;
 use crate::packet::PacketType;
 use crate::property::{Properties, PropertyContext};
 use crate::reason_code::{self, ReasonCode};
 use crate::version::{PacketId, ProtocolVersion};
+#[cfg(feature = "encode-server")]
+use crate::{codec::Sink, error::EncodeError};
 
 /// SUBACK. 3.1.1 return codes 0x00-0x02 and 0x80 read as Granted QoS 0-2 and Unspecified error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,7 @@ impl<'a> SubAck<'a> {
         })
     }
 
+    #[cfg(feature = "encode-server")]
     pub(crate) fn check_len(
         &self,
         v: ProtocolVersion,
@@ -49,6 +53,7 @@ impl<'a> SubAck<'a> {
         Ok(2 + self.reason_codes.len() + if v.is_v5() { super::block(sz.props) } else { 0 })
     }
 
+    #[cfg(feature = "encode-server")]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u16(self.packet_id.get());
         if v.is_v5() {

@@ -1,12 +1,15 @@
 //! UNSUBACK (MQTT 5.0 §3.11): in 5.0 one reason code per filter; in 3.1.1 just the id.
 
-use crate::codec::{Reader, Sink};
-use crate::error::{DecodeError, EncodeError};
+use crate::codec::Reader;
+use crate::error::DecodeError;
+// Only a server sends this packet: its encoder is there with `encode-server`.
 use crate::list::List;
 use crate::packet::PacketType;
 use crate::property::{Properties, PropertyContext};
 use crate::reason_code::{self, ReasonCode};
 use crate::version::{PacketId, ProtocolVersion};
+#[cfg(feature = "encode-server")]
+use crate::{codec::Sink, error::EncodeError};
 
 /// UNSUBACK. Before 5.0 `reason_codes` is empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +44,7 @@ impl<'a> UnsubAck<'a> {
         })
     }
 
+    #[cfg(feature = "encode-server")]
     pub(crate) fn check_len(
         &self,
         v: ProtocolVersion,
@@ -59,6 +63,7 @@ impl<'a> UnsubAck<'a> {
         Ok(2 + super::block(sz.props) + self.reason_codes.len())
     }
 
+    #[cfg(feature = "encode-server")]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion, sz: &super::Sizes) {
         s.put_u16(self.packet_id.get());
         if v.is_v5() {
