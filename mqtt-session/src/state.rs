@@ -68,6 +68,28 @@ const ALIAS_RESERVE: usize = 64;
 /// Lifecycle events waiting for `poll_event`; each input adds at most four.
 const EVENT_QUEUE: usize = 8;
 
+/// An ack with the Success code and no property, the same four bytes in both versions
+/// (5.0 leaves such a code out [MQTT-3.4.2-1]): written as they are, not through the
+/// codec's general encoder (~250 instructions per received message, and on bare metal
+/// the encoder's Ack arms).
+fn success_ack(t: PacketType, id: PacketId) -> [u8; 4] {
+    let first = match t {
+        PacketType::PubAck => 0x40,
+        PacketType::PubRec => 0x50,
+        PacketType::PubRel => 0x62, // reserved flags 0010 [MQTT-3.6.1-1]
+        _ => 0x70,
+    };
+    let [hi, lo] = id.get().to_be_bytes();
+    [first, 2, hi, lo]
+}
+
+/// PINGREQ, the same two bytes in both versions.
+const PINGREQ: [u8; 2] = [0xc0, 0x00];
+
+/// DISCONNECT with the Normal code and no property: two bytes in both versions (5.0 leaves
+/// the code out [MQTT-3.14.2-1]).
+const DISCONNECT_NORMAL: [u8; 2] = [0xe0, 0x00];
+
 /// The properties of a received packet as the session reads them: none without `v5`,
 /// where a 3.1.1 packet has none, stated so that the compiler drops their readers.
 #[inline(always)]
@@ -491,18 +513,9 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
 
     fn stage_ack(&mut self, t: PacketType, pid: u16, reason_code: ReasonCode) {
         let Some(id) = PacketId::new(pid) else { return };
-        if reason_code == ReasonCode::Success {
-            // The usual ack, the same four bytes in both versions (5.0 leaves out a
-            // Success code with no properties [MQTT-3.4.2-1]): written as they are, not
-            // through the codec's general encoder (~250 instructions per received message).
-            let first = match t {
-                PacketType::PubAck => 0x40,
-                PacketType::PubRec => 0x50,
-                PacketType::PubRel => 0x62, // reserved flags 0010 [MQTT-3.6.1-1]
-                _ => 0x70,
-            };
-            let [hi, lo] = pid.to_be_bytes();
-            let _ = self.tx.extend_from_slice(&[first, 2, hi, lo]);
+        // A 3.1.1 ack carries no reason code: without `v5` every ack takes this path.
+        if !V5 || reason_code == ReasonCode::Success {
+            let _ = self.tx.extend_from_slice(&success_ack(t, id));
             return;
         }
         let ack = Ack {
@@ -619,7 +632,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             }
         }
         if Timers::expired(self.timers.keepalive, now) && self.state == ConnState::Connected {
-            self.stage(Packet::PingReq);
+            let _ = self.tx.extend_from_slice(&PINGREQ);
             // Capped at the keepalive interval, so the gap between packets we send never
             // exceeds Keep Alive while we wait [MQTT-3.1.2-23].
             self.timers.ping =
@@ -810,7 +823,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         self.set_now(now);
         match self.state {
             ConnState::Connected => {
-                self.stage(Packet::Disconnect(Disconnect::normal()));
+                let _ = self.tx.extend_from_slice(&DISCONNECT_NORMAL);
                 self.state = ConnState::Closing;
                 self.after_close = AfterClose::Stop(StopReason::ClientDisconnect);
                 self.timers.clear_connection();
@@ -1592,11 +1605,11 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                     // Resend PUBREL after reconnect [MQTT-4.4.0-1].
                     // Built from the packet id alone (4 bytes), so it never depends on
                     // the stored record being there.
-                    let rel = PacketId::new(e.pid).map(|id| Packet::PubRel(Ack::new(id)));
+                    let rel = PacketId::new(e.pid).map(|id| success_ack(PacketType::PubRel, id));
                     let dst = out.get_mut(pos..).unwrap_or_default();
-                    match rel.map(|p| p.encode(self.settings.version, dst)) {
-                        Some(Ok(n)) => pos += n,
-                        Some(Err(_)) => {
+                    match rel.map(|rel| dst.get_mut(..4).map(|d| d.copy_from_slice(&rel))) {
+                        Some(Some(())) => pos += 4,
+                        Some(None) => {
                             first_unsent.get_or_insert(i);
                             if pos == 0 {
                                 self.first_pending = first_unsent.unwrap_or(i);
