@@ -70,8 +70,7 @@ const EVENT_QUEUE: usize = 8;
 
 /// An ack with the Success code and no property, the same four bytes in both versions
 /// (5.0 leaves such a code out [MQTT-3.4.2-1]): written as they are, not through the
-/// codec's general encoder (~250 instructions per received message, and on bare metal
-/// the encoder's Ack arms).
+/// codec's general encoder (~250 instructions per received message).
 fn success_ack(t: PacketType, id: PacketId) -> [u8; 4] {
     let first = match t {
         PacketType::PubAck => 0x40,

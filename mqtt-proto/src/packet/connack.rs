@@ -2,11 +2,11 @@
 
 use crate::codec::Reader;
 use crate::error::DecodeError;
-// Only a server sends this packet: its encoder is there with `encode-server`.
 use crate::packet::PacketType;
 use crate::property::{Properties, PropertyContext};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
+// Only a server sends this packet: its encoder is there with `encode-server`.
 #[cfg(feature = "encode-server")]
 use crate::{codec::Sink, error::EncodeError};
 

@@ -2,12 +2,12 @@
 
 use crate::codec::Reader;
 use crate::error::DecodeError;
-// Only a server sends this packet: its encoder is there with `encode-server`.
 use crate::list::List;
 use crate::packet::PacketType;
 use crate::property::{Properties, PropertyContext};
 use crate::reason_code::{self, ReasonCode};
 use crate::version::{PacketId, ProtocolVersion};
+// Only a server sends this packet: its encoder is there with `encode-server`.
 #[cfg(feature = "encode-server")]
 use crate::{codec::Sink, error::EncodeError};
 
