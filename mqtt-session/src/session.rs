@@ -5,7 +5,7 @@ use mqtt_proto::{Decoded, Packet, Property, QoS, Subscription, SubscriptionOptio
 use crate::config::Config;
 use crate::error::Error;
 use crate::event::{AuthData, ConnectionError, Event, Message, PeerFault, Token};
-use crate::state::{ConnState, Core, Outcome, received};
+use crate::state::{ConnState, Core, Outcome, decoded};
 use crate::store::{Key, Store};
 use crate::table::{Inline, Tables};
 use crate::time::Instant;
@@ -435,7 +435,7 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
                 qos: p.qos.qos(),
                 retain: p.retain,
                 dup: p.dup,
-                properties: received(p.properties),
+                properties: decoded(p.properties),
                 ack,
             }),
             (Outcome::Subscribed { token }, Packet::SubAck(a)) => Event::Subscribed {
@@ -451,21 +451,17 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
             }
             (Outcome::Connected { session_present }, _) => Event::Connected { session_present },
             (Outcome::Redirect { permanent }, Packet::ConnAck(a)) => Event::Redirect {
-                server_reference: received(a.properties)
-                    .server_reference()
-                    .unwrap_or_default(),
+                server_reference: decoded(a.properties).server_reference().unwrap_or_default(),
                 permanent,
             },
             (Outcome::Redirect { permanent }, Packet::Disconnect(d)) => Event::Redirect {
-                server_reference: received(d.properties)
-                    .server_reference()
-                    .unwrap_or_default(),
+                server_reference: decoded(d.properties).server_reference().unwrap_or_default(),
                 permanent,
             },
             (Outcome::Auth, Packet::Auth(a)) => Event::Auth {
                 reason_code: a.reason_code,
                 data: AuthData(
-                    received(a.properties)
+                    decoded(a.properties)
                         .authentication_data()
                         .unwrap_or_default(),
                 ),

@@ -89,10 +89,11 @@ const PINGREQ: [u8; 2] = [0xc0, 0x00];
 /// the code out [MQTT-3.14.2-1]).
 const DISCONNECT_NORMAL: [u8; 2] = [0xe0, 0x00];
 
-/// The properties of a received packet as the session reads them: none without `v5`,
-/// where a 3.1.1 packet has none, stated so that the compiler drops their readers.
+/// The properties of a decoded packet (received, or a stored record) as the session reads
+/// them: none without `v5`, where a 3.1.1 packet has none, stated so that the compiler
+/// drops their readers.
 #[inline(always)]
-pub(crate) fn received(properties: Properties<'_>) -> Properties<'_> {
+pub(crate) fn decoded(properties: Properties<'_>) -> Properties<'_> {
     if V5 { properties } else { Properties::empty() }
 }
 
@@ -1883,7 +1884,6 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         DirectAlias::Written(n)
     }
 
-    /// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id.
     /// What the server granted on this connection, as every check reads it. Without `v5`
     /// the 5.0-only grants (aliases, packet size, maximum QoS, retain) are their 3.1.1
     /// constants here, so the compiler drops the paths they guard; to it the stored
@@ -1902,6 +1902,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         }
     }
 
+    /// Copies a stored packet into `out[pos..]`, setting DUP or a new packet id.
     fn write_record(
         &self,
         key: Key,
@@ -1961,7 +1962,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 Packet::ConnAck(ack) => self.on_connack(
                     ack.session_present,
                     ack.reason_code,
-                    received(ack.properties),
+                    decoded(ack.properties),
                 ),
                 // Enhanced authentication exchanges AUTH before CONNACK [MQTT-3.2.0-1].
                 Packet::Auth(_) if self.settings.auth => Some(Outcome::Auth),
@@ -1991,7 +1992,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 None
             }
             Packet::Disconnect(d) => {
-                let properties = received(d.properties);
+                let properties = decoded(d.properties);
                 if properties.session_expiry_interval().is_some() {
                     self.fault(PeerFault::SessionExpiryInServerDisconnect); // [MQTT-3.14.2-2]
                     None
@@ -2151,7 +2152,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
         // Incoming topic alias (5.0 §3.3.2.3.4).
         let topic = p.topic;
         let mut alias_topic = false;
-        if let Some(alias) = received(p.properties).topic_alias() {
+        if let Some(alias) = decoded(p.properties).topic_alias() {
             if alias == 0 || alias > self.alias_in {
                 self.fault(PeerFault::TopicAliasInvalid(alias));
                 return None;
@@ -2293,7 +2294,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
             }
         }
         let alias = if alias_topic {
-            received(p.properties).topic_alias()
+            decoded(p.properties).topic_alias()
         } else {
             None
         };
@@ -2509,7 +2510,7 @@ impl<S: Store, const OUT: usize, const IN: usize, T: Tables> Core<S, OUT, IN, T>
                 return;
             };
             if let Ok(Packet::Subscribe(s)) = Packet::decode_exact(record, self.settings.version) {
-                let id = received(s.properties).subscription_identifiers().next();
+                let id = decoded(s.properties).subscription_identifiers().next();
                 for sub in s.filters.iter() {
                     f(k, sub.filter.as_str(), sub.options, id);
                 }
