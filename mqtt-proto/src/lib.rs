@@ -28,7 +28,7 @@
 //!     properties: Properties::empty(),
 //!     payload: b"21.5",
 //! });
-//! let v = ProtocolVersion::V5;
+//! let v = ProtocolVersion::V3_1_1; // or V5, with the `v5` feature (on by default)
 //! let mut buf = [0u8; 64];
 //! let n = publish.encode(v, &mut buf).unwrap();
 //! assert_eq!(n, publish.encoded_len(v).unwrap());

@@ -1,5 +1,7 @@
 //! Enhanced-authentication rules without a [MQTT-x] label (MQTT 5.0 §3.1.2.11.10,
 //! §3.15.2.2.2): authentication data, and an AUTH with properties, need the method.
+//! All of it is MQTT 5.0: without the `v5` feature this file has no tests.
+#![cfg(feature = "v5")]
 
 use mqtt_proto::{
     Auth, DecodeError, Decoder, EncodeError, Packet, Properties, Property, PropertyId,
@@ -10,6 +12,7 @@ const V5: ProtocolVersion = ProtocolVersion::V5;
 const METHOD: u8 = PropertyId::AuthenticationMethod as u8;
 
 #[test]
+#[cfg(feature = "decode-connect")]
 fn connect_with_authentication_data_but_no_method_is_a_protocol_error() {
     // CONNECT "MQTT" 5, clean start, keep alive 0, properties: Authentication Data (0x16) "x".
     let bytes = [

@@ -19,8 +19,61 @@ use proptest::test_runner::TestCaseError;
 
 pub const V31: ProtocolVersion = ProtocolVersion::V3_1;
 pub const V4: ProtocolVersion = ProtocolVersion::V3_1_1;
+#[cfg(feature = "v5")]
 pub const V5: ProtocolVersion = ProtocolVersion::V5;
+/// Every version this build speaks: 5.0 only with the `v5` feature.
+#[cfg(feature = "v5")]
 pub const ALL_VERSIONS: [ProtocolVersion; 3] = [V31, V4, V5];
+#[cfg(not(feature = "v5"))]
+pub const ALL_VERSIONS: [ProtocolVersion; 2] = [V31, V4];
+/// 3.1.1, and 5.0 with the `v5` feature: for the tests that loop over the two.
+#[cfg(feature = "v5")]
+pub const V4_V5: [ProtocolVersion; 2] = [V4, V5];
+#[cfg(not(feature = "v5"))]
+pub const V4_V5: [ProtocolVersion; 1] = [V4];
+
+/// Whether this build encodes packets of type `t`: CONNACK, SUBACK and UNSUBACK, which
+/// only a server sends, need the `encode-server` feature (without it they are
+/// `EncodeError::ServerOnly`).
+pub const fn encodes(t: PacketType) -> bool {
+    cfg!(feature = "encode-server")
+        || !matches!(
+            t,
+            PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck
+        )
+}
+
+/// Whether this build decodes packets of type `t`: CONNECT, which only a server receives,
+/// needs the `decode-connect` feature (without it it is `DecodeError::InvalidPacketType(1)`).
+pub const fn decodes(t: PacketType) -> bool {
+    cfg!(feature = "decode-connect") || !matches!(t, PacketType::Connect)
+}
+
+/// Whether this build both encodes and decodes packets of type `t` (what a round trip needs).
+pub const fn round_trips(t: PacketType) -> bool {
+    encodes(t) && decodes(t)
+}
+
+/// Encode gives exactly `bytes`, and `bytes` decode to exactly `p`: each direction this
+/// build has (see [`encodes`], [`decodes`]); a direction it lacks must be refused as
+/// documented, `ServerOnly` or `InvalidPacketType(1)`.
+pub fn both_ways(p: &Packet<'_>, v: ProtocolVersion, bytes: &[u8]) {
+    let t = p.packet_type();
+    if encodes(t) {
+        assert_eq!(encode(p, v), bytes, "encoding of {p:?}");
+    } else {
+        assert_eq!(encode_err(p, v), EncodeError::ServerOnly, "{p:?}");
+    }
+    if decodes(t) {
+        assert_eq!(&decode_ok(v, bytes), p, "decoding of {bytes:02x?}");
+    } else {
+        assert_eq!(
+            decode_err(v, bytes),
+            mqtt_proto::DecodeError::InvalidPacketType(1),
+            "{bytes:02x?}"
+        );
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Spec tables (MQTT 5.0), written independently of the codec.
@@ -641,6 +694,9 @@ pub fn check_reencodes(p: &Packet<'_>, v: ProtocolVersion) -> Result<(), TestCas
     match p.encoded_len(v) {
         Ok(_) => {}
         Err(EncodeError::EmptyClientIdWithSession) => return Ok(()),
+        // A build without `encode-server` decodes CONNACK, SUBACK and UNSUBACK but cannot
+        // encode them.
+        Err(EncodeError::ServerOnly) if !encodes(p.packet_type()) => return Ok(()),
         Err(e) => {
             return Err(TestCaseError::fail(format!(
                 "decoded packet does not re-encode: {e:?}: {p:?}"
@@ -729,9 +785,15 @@ pub fn shared_filter() -> impl Strategy<Value = String> {
         .prop_map(|(group, f)| format!("$share/{group}/{f}"))
 }
 
+/// A valid topic filter, plain or shared (`$share/` filters are checked in every build; only
+/// 5.0 sends them).
+pub fn any_filter() -> BoxedStrategy<String> {
+    prop_oneof![4 => plain_filter(), 1 => shared_filter()].boxed()
+}
+
 pub fn topic_filter(v: ProtocolVersion) -> BoxedStrategy<String> {
     if v.is_v5() {
-        prop_oneof![4 => plain_filter(), 1 => shared_filter()].boxed()
+        any_filter()
     } else {
         plain_filter().boxed()
     }
@@ -1104,6 +1166,7 @@ pub fn disconnect(v: ProtocolVersion) -> BoxedStrategy<Model> {
 
 /// AUTH (5.0 only). Apart from the empty Success form, it names its Authentication Method
 /// (§3.15.2.2.2: omitting it is a Protocol Error).
+#[cfg(feature = "v5")]
 pub fn auth() -> BoxedStrategy<Model> {
     prop_oneof![
         1 => Just(Model::Auth {
@@ -1127,24 +1190,33 @@ pub fn auth() -> BoxedStrategy<Model> {
     .boxed()
 }
 
-/// Any spec-valid packet for `v` (AUTH only in 5.0).
+/// Any spec-valid packet for `v` (AUTH only in 5.0) of a type this build both encodes
+/// and decodes ([`round_trips`]): CONNECT needs `decode-connect`; CONNACK, SUBACK and
+/// UNSUBACK need `encode-server`.
 pub fn any_packet(v: ProtocolVersion) -> BoxedStrategy<Model> {
-    let mut options: Vec<(u32, BoxedStrategy<Model>)> = vec![
-        (2, connect(v)),
-        (1, connack(v)),
-        (4, publish(v)),
-        (1, ack(v, PacketType::PubAck)),
-        (1, ack(v, PacketType::PubRec)),
-        (1, ack(v, PacketType::PubRel)),
-        (1, ack(v, PacketType::PubComp)),
-        (2, subscribe(v)),
-        (1, suback(v)),
-        (1, unsubscribe(v)),
-        (1, unsuback(v)),
-        (1, Just(Model::PingReq).boxed()),
-        (1, Just(Model::PingResp).boxed()),
-        (1, disconnect(v)),
+    let options: Vec<(PacketType, u32, BoxedStrategy<Model>)> = vec![
+        (PacketType::Connect, 2, connect(v)),
+        (PacketType::ConnAck, 1, connack(v)),
+        (PacketType::Publish, 4, publish(v)),
+        (PacketType::PubAck, 1, ack(v, PacketType::PubAck)),
+        (PacketType::PubRec, 1, ack(v, PacketType::PubRec)),
+        (PacketType::PubRel, 1, ack(v, PacketType::PubRel)),
+        (PacketType::PubComp, 1, ack(v, PacketType::PubComp)),
+        (PacketType::Subscribe, 2, subscribe(v)),
+        (PacketType::SubAck, 1, suback(v)),
+        (PacketType::Unsubscribe, 1, unsubscribe(v)),
+        (PacketType::UnsubAck, 1, unsuback(v)),
+        (PacketType::PingReq, 1, Just(Model::PingReq).boxed()),
+        (PacketType::PingResp, 1, Just(Model::PingResp).boxed()),
+        (PacketType::Disconnect, 1, disconnect(v)),
     ];
+    #[cfg_attr(not(feature = "v5"), allow(unused_mut))]
+    let mut options: Vec<(u32, BoxedStrategy<Model>)> = options
+        .into_iter()
+        .filter(|(t, _, _)| round_trips(*t))
+        .map(|(_, w, s)| (w, s))
+        .collect();
+    #[cfg(feature = "v5")]
     if v.is_v5() {
         options.push((1, auth()));
     }
