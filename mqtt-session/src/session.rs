@@ -170,7 +170,11 @@ impl<S: Store, B: AsRef<[u8]> + AsMut<[u8]>, const OUT: usize, const IN: usize, 
     }
 
     /// Calls `f` for every remembered subscription whose filter matches `topic`, with the
-    /// filter, its options and its subscription identifier: the routing helper.
+    /// filter, its options and its subscription identifier: the routing helper. A message
+    /// whose topic matches none visits nothing: the session delivers it all the same (a
+    /// server may deliver from a subscription the session does not remember, such as one
+    /// an earlier process made in a persistent session), and this is where the application
+    /// can notice it [MQTT-3.3.2-3].
     pub fn for_each_match(
         &self,
         topic: &str,

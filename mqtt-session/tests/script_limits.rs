@@ -1096,6 +1096,48 @@ fn for_each_match_routes_v5() {
     for_each_match_routes(V5);
 }
 
+/// [MQTT-3.3.2-3] (a server duty the client can detect): a PUBLISH whose topic matches
+/// none of the client's filters is delivered, not treated as a protocol error, since a
+/// server may rightly deliver from a subscription this session does not remember (a
+/// persistent session subscribed by an earlier process, or a message the server queued
+/// before an UNSUBSCRIBE took effect [MQTT-3.10.4-3]); `for_each_match` visits no filter
+/// for it, which is how the application tells it from a message it asked for.
+fn mqtt_3_3_2_3_unsolicited_topic_is_delivered_and_matches_no_filter(v: ProtocolVersion) {
+    let mut t = Script::new(&cfg(v));
+    t.establish();
+    t.subscribe(&[sub("a/+", QoS::AtLeastOnce)]);
+    t.take_sent();
+    t.server(suback(1, &[ReasonCode::GrantedQoS1]));
+    assert_eq!(t.take_events().len(), 1);
+    for (topic, id) in [("a/1", 5), ("q/1", 6)] {
+        t.server(publish(topic, b"m", 1, id));
+        let events = t.take_events();
+        assert!(
+            matches!(events.as_slice(), [Ev::Message(m)] if m.topic == topic),
+            "{topic}: {events:?}"
+        );
+        t.expect_sent(&[puback(id)]);
+    }
+    assert_eq!(t.s.state(), ConnState::Connected);
+    let mut matched = Vec::new();
+    t.s.for_each_match("a/1", &mut |f, _, _| matched.push(f.to_owned()));
+    assert_eq!(matched, ["a/+"]);
+    matched.clear();
+    t.s.for_each_match("q/1", &mut |f, _, _| matched.push(f.to_owned()));
+    assert!(matched.is_empty(), "{matched:?}");
+}
+
+#[test]
+fn mqtt_3_3_2_3_unsolicited_topic_is_delivered_and_matches_no_filter_v311() {
+    mqtt_3_3_2_3_unsolicited_topic_is_delivered_and_matches_no_filter(V311);
+}
+
+#[cfg(feature = "v5")]
+#[test]
+fn mqtt_3_3_2_3_unsolicited_topic_is_delivered_and_matches_no_filter_v5() {
+    mqtt_3_3_2_3_unsolicited_topic_is_delivered_and_matches_no_filter(V5);
+}
+
 // ----- chunking ----------------------------------------------------------------------------
 
 /// A server transcript: a CONNACK, then after the client's operations acks and messages.
