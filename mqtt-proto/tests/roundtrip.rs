@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use mqtt_proto::{Decoded, Decoder, Needed, PacketType, ProtocolVersion};
+use mqtt_proto::{DecodeError, Decoded, Decoder, Needed, PacketType, ProtocolVersion};
 use proptest::prelude::*;
 
 /// One proptest per (packet type, version): encode, `encoded_len`, decode back equal,
@@ -329,5 +329,30 @@ proptest! {
             }
             Ok(())
         })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// [MQTT-3.3.1-4] [MQTT-3.3.1-2] The PUBLISH flag rules on any valid PUBLISH, not only
+    /// the hand-written vectors: with both QoS bits set it is `InvalidQoS`, and a QoS 0
+    /// one with DUP set is `DupWithQoS0`, whatever its topic, payload and properties
+    /// (arbitrary bytes rarely form such a packet, so the fuzzing tests above seldom try).
+    #[test]
+    fn mqtt_3_3_1_4_and_3_3_1_2_publish_flag_rules_hold_for_any_publish(
+        (v, m) in any_version().prop_flat_map(|v| (Just(v), publish(v))),
+    ) {
+        let good = m.encode(v);
+        let decoded = matches!(Decoder::new(v).decode(&good), Ok(Decoded::Packet { .. }));
+        prop_assert!(decoded, "a valid PUBLISH did not decode: {:02x?}", good);
+        let mut qos3 = good.clone();
+        qos3[0] |= 0b0110;
+        prop_assert_eq!(decode_err(v, &qos3), DecodeError::InvalidQoS);
+        if good[0] & 0b0110 == 0 {
+            let mut dup0 = good.clone();
+            dup0[0] |= 0b1000;
+            prop_assert_eq!(decode_err(v, &dup0), DecodeError::DupWithQoS0);
+        }
     }
 }
