@@ -355,4 +355,20 @@ proptest! {
             prop_assert_eq!(decode_err(v, &dup0), DecodeError::DupWithQoS0);
         }
     }
+
+    /// [MQTT-2.2.2-1] [MQTT-2.2.2-2] Every packet but PUBLISH has fixed flags: any valid
+    /// one of them with any other flag nibble is `InvalidFixedHeaderFlags`, before its body
+    /// is looked at.
+    #[test]
+    fn mqtt_2_2_2_2_other_flags_are_refused_for_any_packet(
+        (v, m) in any_version().prop_flat_map(|v| (Just(v), any_packet(v))),
+        flags in 0u8..16,
+    ) {
+        let v = match &m { Model::Connect { protocol, .. } => *protocol, _ => v };
+        let good = m.encode(v);
+        prop_assume!(good[0] >> 4 != 3 && good[0] & 0x0f != flags);
+        let mut bad = good.clone();
+        bad[0] = (good[0] & 0xf0) | flags;
+        prop_assert_eq!(decode_err(v, &bad), DecodeError::InvalidFixedHeaderFlags(bad[0]));
+    }
 }
