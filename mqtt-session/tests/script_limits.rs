@@ -1099,8 +1099,9 @@ fn for_each_match_routes_v5() {
 /// [MQTT-3.3.2-3] (a server duty the client can detect): a PUBLISH whose topic matches
 /// none of the client's filters is delivered, not treated as a protocol error, since a
 /// server may rightly deliver from a subscription this session does not remember (a
-/// persistent session subscribed by an earlier process, or a message the server queued
-/// before an UNSUBSCRIBE took effect [MQTT-3.10.4-3]); `for_each_match` visits no filter
+/// persistent session subscribed by an earlier process, or a QoS 1/2 message the server
+/// had started to send before an UNSUBSCRIBE and must complete [MQTT-3.10.4-3]);
+/// `for_each_match` visits no filter
 /// for it, which is how the application tells it from a message it asked for.
 fn mqtt_3_3_2_3_unsolicited_topic_is_delivered_and_matches_no_filter(v: ProtocolVersion) {
     let mut t = Script::new(&cfg(v));
