@@ -177,16 +177,38 @@ fn tls_refusals_are_reported() {
     });
 }
 
+/// What the WebSocket bridge does besides relaying.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bridge {
+    /// Selects the "mqtt" sub-protocol the client offers, as a server must.
+    Mqtt,
+    /// Selects no sub-protocol.
+    NoProtocol,
+    /// Selects another sub-protocol than the client offered.
+    OtherProtocol,
+    /// Selects "mqtt", then sends a text frame after the first binary one (the CONNACK).
+    TextAfterConnAck,
+}
+
 #[allow(clippy::result_large_err)] // the handshake callback's type is tungstenite's
-/// A WebSocket server on loopback that checks the "mqtt" sub-protocol and relays binary
-/// frames to and from mosquitto's TCP port. Returns its port.
-async fn ws_bridge(target: u16) -> u16 {
+/// A WebSocket server on loopback that requires the "mqtt" sub-protocol in the client's
+/// offer [MQTT-6.0.0-3] and relays binary frames to and from mosquitto's TCP port,
+/// answering as `mode` says. Returns its port and a channel that gets `()` each time a
+/// client closes its side (close frame, end of stream or error).
+async fn ws_bridge_with(
+    target: u16,
+    mode: Bridge,
+) -> (u16, tokio::sync::mpsc::UnboundedReceiver<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (closed_tx, closed_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
+            let closed_tx = closed_tx.clone();
             tokio::spawn(async move {
+                use tokio_tungstenite::tungstenite::Message;
                 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+                use tokio_tungstenite::tungstenite::http::HeaderValue;
                 let check = |req: &Request, mut resp: Response| {
                     let proto = req.headers().get("Sec-WebSocket-Protocol").cloned();
                     assert_eq!(
@@ -194,13 +216,24 @@ async fn ws_bridge(target: u16) -> u16 {
                         Some("mqtt"),
                         "sub-protocol"
                     );
-                    resp.headers_mut()
-                        .insert("Sec-WebSocket-Protocol", proto.unwrap());
+                    match mode {
+                        Bridge::NoProtocol => {}
+                        Bridge::OtherProtocol => {
+                            resp.headers_mut().insert(
+                                "Sec-WebSocket-Protocol",
+                                HeaderValue::from_static("mqttv3.1"),
+                            );
+                        }
+                        Bridge::Mqtt | Bridge::TextAfterConnAck => {
+                            resp.headers_mut()
+                                .insert("Sec-WebSocket-Protocol", proto.unwrap());
+                        }
+                    }
                     Ok(resp)
                 };
-                let ws = tokio_tungstenite::accept_hdr_async(sock, check)
-                    .await
-                    .unwrap();
+                let Ok(ws) = tokio_tungstenite::accept_hdr_async(sock, check).await else {
+                    return;
+                };
                 let tcp = tokio::net::TcpStream::connect(("127.0.0.1", target))
                     .await
                     .unwrap();
@@ -208,24 +241,31 @@ async fn ws_bridge(target: u16) -> u16 {
                 let (mut wtx, mut wrx) = ws.split();
                 let up = async move {
                     while let Some(Ok(m)) = wrx.next().await {
-                        if let tokio_tungstenite::tungstenite::Message::Binary(b) = m
-                            && tw.write_all(&b).await.is_err()
-                        {
-                            break;
+                        match m {
+                            Message::Binary(b) if tw.write_all(&b).await.is_err() => break,
+                            Message::Close(_) => break,
+                            _ => {}
                         }
                     }
+                    // The client closed its side (or the stream failed): so does the relay.
+                    let _ = closed_tx.send(());
                 };
                 let down = async move {
                     let mut buf = vec![0u8; 16 * 1024];
+                    let mut first = true;
                     while let Ok(n) = tr.read(&mut buf).await {
                         if n == 0 {
                             break;
                         }
-                        let frame = tokio_tungstenite::tungstenite::Message::Binary(
-                            buf[..n].to_vec().into(),
-                        );
+                        let frame = Message::Binary(buf[..n].to_vec().into());
                         if wtx.send(frame).await.is_err() {
                             break;
+                        }
+                        if mode == Bridge::TextAfterConnAck && std::mem::take(&mut first) {
+                            let text = Message::Text("not MQTT".into());
+                            if wtx.send(text).await.is_err() {
+                                break;
+                            }
                         }
                     }
                 };
@@ -233,12 +273,19 @@ async fn ws_bridge(target: u16) -> u16 {
             });
         }
     });
-    port
+    (port, closed_rx)
 }
 
-/// `ws://` with the "mqtt" sub-protocol, both versions.
+/// A WebSocket bridge that behaves (selects "mqtt").
+async fn ws_bridge(target: u16) -> u16 {
+    ws_bridge_with(target, Bridge::Mqtt).await.0
+}
+
+/// `ws://` with the "mqtt" sub-protocol, both versions: MQTT in binary frames
+/// [MQTT-6.0.0-1] (the bridge relays only those), packets split across frames and frames
+/// holding several packets [MQTT-6.0.0-2], "mqtt" offered [MQTT-6.0.0-3].
 #[test]
-fn websocket_round_trip() {
+fn mqtt_6_0_0_1_and_6_0_0_3_websocket_round_trip() {
     if !mosquitto::installed() {
         return eprintln!("SKIPPED: mosquitto not installed");
     }
@@ -250,6 +297,81 @@ fn websocket_round_trip() {
             o.version = v;
             round_trip(o).await;
         }
+    });
+}
+
+/// A server that selects no sub-protocol, or another one than "mqtt", fails the
+/// WebSocket handshake: the client reports the transport failure and never sends MQTT
+/// on it [MQTT-6.0.0-4].
+#[test]
+fn mqtt_6_0_0_4_server_not_selecting_mqtt_fails_the_handshake() {
+    use tokio_tungstenite::tungstenite::error::{
+        Error as WsError, ProtocolError, SubProtocolError,
+    };
+    if !mosquitto::installed() {
+        return eprintln!("SKIPPED: mosquitto not installed");
+    }
+    let m = Mosquitto::start();
+    rt().block_on(async {
+        for (mode, want) in [
+            (Bridge::NoProtocol, SubProtocolError::NoSubProtocol),
+            (Bridge::OtherProtocol, SubProtocolError::InvalidSubProtocol),
+        ] {
+            let (port, _closed) = ws_bridge_with(m.port, mode).await;
+            let mut o = Options::new(&format!("ws://127.0.0.1:{port}/mqtt"), "ws-refused").unwrap();
+            o.reconnect.enabled = false;
+            let e = transport_failure(o).await;
+            let ws = e.get_ref().and_then(|i| i.downcast_ref::<WsError>());
+            assert!(
+                matches!(
+                    ws,
+                    Some(WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(got))) if *got == want
+                ),
+                "expected {want:?}, got {e:?}"
+            );
+        }
+    });
+}
+
+/// A text frame from the server closes the connection [MQTT-6.0.0-1]: the client reports
+/// it lost and closes its side, then connects again (the bridge behaves the same way each
+/// time, so it keeps doing so).
+#[test]
+fn mqtt_6_0_0_1_text_frame_closes_the_connection() {
+    if !mosquitto::installed() {
+        return eprintln!("SKIPPED: mosquitto not installed");
+    }
+    let m = Mosquitto::start();
+    rt().block_on(async {
+        let (port, mut closed) = ws_bridge_with(m.port, Bridge::TextAfterConnAck).await;
+        let mut o = Options::new(&format!("ws://127.0.0.1:{port}/mqtt"), "ws-text").unwrap();
+        o.reconnect.initial_delay = mqtt_session::Duration::from_millis(50);
+        let (c, mut ev) = mqtt_tokio::connect(o, Capacity::default()).unwrap();
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout(T, ev.recv()).await.unwrap().unwrap() {
+                Event::Connected { .. } => seen.push("connected"),
+                Event::ConnectionLost { .. } => {
+                    seen.push("lost");
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seen, ["connected", "lost"]);
+        tokio::time::timeout(T, closed.recv())
+            .await
+            .expect("the client closes its side of the WebSocket")
+            .unwrap();
+        // It reconnects (and is refused the same way again).
+        loop {
+            if let Event::Connected { .. } =
+                tokio::time::timeout(T, ev.recv()).await.unwrap().unwrap()
+            {
+                break;
+            }
+        }
+        drop(c);
     });
 }
 

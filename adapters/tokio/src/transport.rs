@@ -134,6 +134,14 @@ impl Conn {
                 match ready!(ws.poll_next_unpin(cx)) {
                     None | Some(Ok(WsMessage::Close(_))) => return Poll::Ready(Ok(0)),
                     Some(Ok(WsMessage::Binary(b))) => *rest = b,
+                    // MQTT travels in binary frames only; any other data frame closes the
+                    // connection [MQTT-6.0.0-1].
+                    Some(Ok(WsMessage::Text(_))) => {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a text frame on an MQTT WebSocket [MQTT-6.0.0-1]",
+                        )));
+                    }
                     // Pings are answered by tungstenite on the next write or flush.
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
