@@ -1471,7 +1471,8 @@ fn v5_tolerance_above_the_table_absorbs_an_overshooting_server() {
 
 /// The Reason String and User Property size rules bind a sender: [MQTT-3.4.2-2]
 /// [MQTT-3.4.2-3] (PUBACK), [MQTT-3.5.2-2] [MQTT-3.5.2-3] (PUBREC), [MQTT-3.6.2-2]
-/// (PUBREL), [MQTT-3.7.2-2] (PUBCOMP), [MQTT-3.14.2-3] (DISCONNECT). The client never adds
+/// [MQTT-3.6.2-3] (PUBREL), [MQTT-3.7.2-2] [MQTT-3.7.2-3] (PUBCOMP), [MQTT-3.14.2-3]
+/// [MQTT-3.14.2-4] (DISCONNECT). The client never adds
 /// either property, so no packet it acknowledges or disconnects with can outgrow the
 /// server's Maximum Packet Size through them: every ack and the DISCONNECT below, the
 /// error codes included (PUBCOMP 0x92, DISCONNECT 0x82), carries no property at all and

@@ -178,9 +178,10 @@ fn enhanced_authentication_exchange_v5() {
 }
 
 /// [MQTT-4.12.1-1] Re-authentication only once connected: AUTH 0x19 with the same method;
-/// the server's AUTH Success is shown. [MQTT-3.15.2-2] The AUTH packets the client sends
-/// (here and in `enhanced_authentication_exchange_v5`) carry exactly the method and the
-/// data: no Reason String, so none can outgrow the server's Maximum Packet Size.
+/// the server's AUTH Success is shown. [MQTT-3.15.2-2] [MQTT-3.15.2-3] The AUTH packets
+/// the client sends (here and in `enhanced_authentication_exchange_v5`) carry exactly the
+/// method and the data: no Reason String and no User Property, so neither can outgrow the
+/// server's Maximum Packet Size.
 #[cfg(feature = "v5")]
 #[test]
 fn reauthentication_after_connack_v5() {
