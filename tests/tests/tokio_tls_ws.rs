@@ -282,8 +282,9 @@ async fn ws_bridge(target: u16) -> u16 {
 }
 
 /// `ws://` with the "mqtt" sub-protocol, both versions: MQTT in binary frames
-/// [MQTT-6.0.0-1] (the bridge relays only those), packets split across frames and frames
-/// holding several packets [MQTT-6.0.0-2], "mqtt" offered [MQTT-6.0.0-3].
+/// [MQTT-6.0.0-1] (the bridge relays only those), a packet split across frames (the
+/// 40,000-byte message comes back in frames of at most 16 KiB) [MQTT-6.0.0-2], "mqtt"
+/// offered [MQTT-6.0.0-3].
 #[test]
 fn mqtt_6_0_0_1_and_6_0_0_3_websocket_round_trip() {
     if !mosquitto::installed() {
@@ -334,8 +335,7 @@ fn mqtt_6_0_0_4_server_not_selecting_mqtt_fails_the_handshake() {
 }
 
 /// A text frame from the server closes the connection [MQTT-6.0.0-1]: the client reports
-/// it lost and closes its side, then connects again (the bridge behaves the same way each
-/// time, so it keeps doing so).
+/// it lost, closes its side, and connects again (where the bridge does the same again).
 #[test]
 fn mqtt_6_0_0_1_text_frame_closes_the_connection() {
     if !mosquitto::installed() {
@@ -363,7 +363,7 @@ fn mqtt_6_0_0_1_text_frame_closes_the_connection() {
             .await
             .expect("the client closes its side of the WebSocket")
             .unwrap();
-        // It reconnects (and is refused the same way again).
+        // It reconnects (and the bridge ends that connection the same way).
         loop {
             if let Event::Connected { .. } =
                 tokio::time::timeout(T, ev.recv()).await.unwrap().unwrap()
