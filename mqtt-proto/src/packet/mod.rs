@@ -222,10 +222,10 @@ impl Decoder {
             Frame::Incomplete(n) => return Ok(Decoded::Incomplete(n)),
         };
         let total = header.total_len();
-        let Some(body) = buf.get(header.header_len..total) else {
+        let Some(packet) = buf.get(..total) else {
             return Err(DecodeError::Truncated);
         };
-        Publish::decode_body(header.flags, body, self.version, total)
+        Publish::decode_body(header.flags, packet, header.header_len, self.version, total)
     }
 }
 
@@ -261,7 +261,7 @@ impl<'a> Packet<'a> {
             PacketType::Connect => return Err(DecodeError::InvalidPacketType(1)),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, v)?),
             // Not reached from `Decoder::decode`, which takes PUBLISH on its own path.
-            PacketType::Publish => return Publish::decode_body(flags, body, v, consumed),
+            PacketType::Publish => return Publish::decode_body(flags, body, 0, v, consumed),
             PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, v, t)?),
             PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, v, t)?),
             PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, v, t)?),

@@ -30,6 +30,33 @@ pub struct Publish<'a> {
     pub payload: &'a [u8],
 }
 
+/// `name` (which starts at `packet[at..]`) as `&str`, or `None` if it is not UTF-8.
+///
+/// `core::str::from_utf8` checks a machine word at a time only from an aligned address,
+/// and byte by byte before it; a topic starts 4 or 5 bytes into its packet, rarely on
+/// one. When the bytes from the aligned address before the topic are in the packet and
+/// ASCII (the fixed header and topic length of a short packet), the check runs over them
+/// and the topic together and the topic is cut out after: an ASCII prefix ends on a char
+/// boundary, so the two are valid together exactly when the topic is. A 30-byte topic at
+/// offset 4 of an aligned packet: 8.3 -> 6.3 ns. Not on bare metal, where the code size
+/// counts more.
+#[inline(always)]
+fn topic_str<'a>(packet: &'a [u8], at: usize, name: &'a [u8]) -> Option<&'a str> {
+    if !crate::codec::BYTEWISE {
+        // How far back the aligned address is (a pointer's address, read, not used).
+        let back = (name.as_ptr() as usize) % core::mem::size_of::<usize>();
+        if back > 0
+            && let Some(start) = at.checked_sub(back)
+            && let Some(prefix) = packet.get(start..at)
+            && prefix.is_ascii()
+            && let Some(window) = packet.get(start..at + name.len())
+        {
+            return core::str::from_utf8(window).ok()?.get(back..);
+        }
+    }
+    core::str::from_utf8(name).ok()
+}
+
 impl<'a> Publish<'a> {
     /// Decodes the body of a PUBLISH straight into a [`Decoded`] that says `consumed`.
     ///
@@ -39,12 +66,20 @@ impl<'a> Publish<'a> {
     /// which cost store-forwarding stalls worth a third of the decode.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline)]
+    ///
+    /// `packet` is the whole packet and the body starts at `body_at` (0 when only the
+    /// body is at hand): the header bytes before it let the topic's UTF-8 check start
+    /// from an aligned address ([`topic_str`]).
     pub(crate) fn decode_body(
         flags: u8,
-        body: &'a [u8],
+        packet: &'a [u8],
+        body_at: usize,
         v: ProtocolVersion,
         consumed: usize,
     ) -> Result<Decoded<'a>, DecodeError> {
+        let Some(body) = packet.get(body_at..) else {
+            return Err(DecodeError::Truncated);
+        };
         let dup = flags & 0b1000 != 0;
         let retain = flags & 0b0001 != 0;
         let qos = match (flags >> 1) & 0b11 {
@@ -63,7 +98,7 @@ impl<'a> Publish<'a> {
         else {
             return Err(DecodeError::Truncated);
         };
-        let Ok(topic) = core::str::from_utf8(name) else {
+        let Some(topic) = topic_str(packet, body_at + 2, name) else {
             return Err(DecodeError::InvalidUtf8);
         };
         // One pass for NUL and wildcards together; which of them, only on failure.
@@ -248,5 +283,104 @@ impl<'a> Publish<'a> {
             self.properties.write_sized(s, sz.props);
         }
         s.put_slice(self.payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The topic's UTF-8 check from an aligned address ([`topic_str`]) gives what
+    //! `core::str::from_utf8` of the topic alone gives, wherever the packet sits.
+
+    extern crate std;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::packet::Decoder;
+
+    /// A 3.1.1 QoS 0 PUBLISH whose topic is `name` (any bytes) and payload `payload`.
+    fn packet(name: &[u8], payload: &[u8]) -> Vec<u8> {
+        let body = 2 + name.len() + payload.len();
+        let mut len = [0u8; 4];
+        let n = varint::encode(body as u32, &mut len);
+        let mut p = Vec::from([0x30]);
+        p.extend_from_slice(&len[..n]);
+        p.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        p.extend_from_slice(name);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// Topics valid and not: ASCII, multi-byte, a continuation byte first, a sequence cut
+    /// at the end, a surrogate, an overlong form.
+    fn names() -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = [
+            "a",
+            "sensors/building-7/floor-3/tem",
+            "t/\u{e9}t\u{e9}/\u{1f600}",
+            "",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        v.push(b"\x80abc".to_vec());
+        v.push(b"abc\xc3".to_vec());
+        v.push(b"ab\xed\xa0\x80cd".to_vec());
+        v.push(b"ab\xc0\xafcd".to_vec());
+        v.push([b'x'; 200].to_vec());
+        v
+    }
+
+    #[test]
+    fn topic_check_from_an_aligned_address_matches_from_utf8_at_every_offset() {
+        for name in names() {
+            for payload in [&b""[..], &[0x80; 3][..], &[b'p'; 300][..]] {
+                let p = packet(&name, payload);
+                let want = core::str::from_utf8(&name).ok();
+                for offset in 0..16 {
+                    let mut buf = Vec::from_iter(core::iter::repeat_n(0xff, offset));
+                    buf.extend_from_slice(&p);
+                    let packet = &buf[offset..];
+                    let at = packet.len() - payload.len() - name.len();
+                    assert_eq!(
+                        topic_str(packet, at, &packet[at..at + name.len()]),
+                        want,
+                        "{name:02x?} at offset {offset}"
+                    );
+                    let got = Decoder::new(ProtocolVersion::V3_1_1).decode(packet);
+                    match want {
+                        None => assert_eq!(got, Err(DecodeError::InvalidUtf8), "{name:02x?}"),
+                        Some("") => assert_eq!(got, Err(DecodeError::InvalidTopicName)),
+                        Some(t) => match got {
+                            Ok(Decoded::Packet {
+                                packet: Packet::Publish(p),
+                                ..
+                            }) => assert_eq!(p.topic.as_str(), t),
+                            other => panic!("{name:02x?} at offset {offset}: {other:?}"),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn topic_check_matches_from_utf8_for_any_bytes_and_offset(
+            name in proptest::collection::vec(any::<u8>(), 0..40),
+            offset in 0usize..16,
+            header in proptest::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let mut buf = Vec::from_iter(core::iter::repeat_n(0u8, offset));
+            buf.extend_from_slice(&header);
+            buf.extend_from_slice(&name);
+            let packet = &buf[offset..];
+            let at = header.len();
+            prop_assert_eq!(
+                topic_str(packet, at, &packet[at..]),
+                core::str::from_utf8(&name).ok()
+            );
+        }
     }
 }
