@@ -64,12 +64,12 @@ impl<'a> Publish<'a> {
     /// place from values in registers (the 3.1.1 and 5.0 ends each build their own),
     /// never as an intermediate `Result<Publish>` stored in pieces and loaded back whole,
     /// which cost store-forwarding stalls worth a third of the decode.
-    #[cfg_attr(not(target_os = "none"), inline(always))]
-    #[cfg_attr(target_os = "none", inline)]
     ///
     /// `packet` is the whole packet and the body starts at `body_at` (0 when only the
     /// body is at hand): the header bytes before it let the topic's UTF-8 check start
     /// from an aligned address ([`topic_str`]).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     pub(crate) fn decode_body(
         flags: u8,
         packet: &'a [u8],
