@@ -571,11 +571,12 @@ fn main() {
 /// of the per-pair ratios: a burst that slows both halves of a pair leaves its ratio
 /// alone. Same inputs, harness (`time_chunk`), memory and rules as the criterion rows.
 ///
-/// Caveat: each closure here is compiled into its own inlined copy of the library's code,
-/// and two copies of one source can run at different speeds by where they land (our
-/// 64 B PUBLISH decode: 24.1 ns here against 19.5 ns in the criterion row, at `9ed424a`;
-/// rumqttc's copies agreed). Compare a paired row with the criterion row of the same
-/// build before reading much into either.
+/// Caveat: code a closure here inlines is its own copy, and two copies of one source can
+/// run at different speeds by where they land: our 64 B PUBLISH decode, inlined, took
+/// 23.9 ns here against 17.0 ns in the criterion row (`67a15c8`). `Decoder::decode` is out
+/// of line since `5a5153b`, so both modes call one copy; they still differ by about
+/// 1.5 ns (16.6 here, 18.0 there), unexplained. Compare a paired row with the criterion
+/// row of the same build before reading much into either.
 mod paired {
     use super::*;
 
