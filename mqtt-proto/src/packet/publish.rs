@@ -126,23 +126,7 @@ impl<'a> Publish<'a> {
             }
         };
         if v.is_v5() {
-            let mut r = Reader::new(rest);
-            let properties = Properties::read_inline(&mut r, PropertyContext::Publish)?;
-            // An empty topic name needs a Topic Alias (5.0 §3.3.2.1).
-            if topic.is_empty() && properties.topic_alias().is_none() {
-                return Err(DecodeError::InvalidTopicName);
-            }
-            return Ok(Decoded::Packet {
-                packet: Packet::Publish(Publish {
-                    dup,
-                    qos,
-                    retain,
-                    topic: TopicName::new_unchecked(topic),
-                    properties,
-                    payload: r.rest(),
-                }),
-                consumed,
-            });
+            return Self::decode_v5_tail(dup, qos, retain, topic, rest, consumed);
         }
         // 3.1.1 has no Topic Alias, so the topic name may not be empty.
         if topic.is_empty() {
@@ -157,6 +141,38 @@ impl<'a> Publish<'a> {
                 topic: TopicName::new_unchecked(topic),
                 properties: Properties::empty(),
                 payload: rest,
+            }),
+            consumed,
+        })
+    }
+
+    /// The 5.0 end of [`Publish::decode_body`]: the property block, then the value. Out of
+    /// line off bare metal, so that the 3.1.1 path keeps its registers (the property
+    /// reader inlined here made the whole decode's frame and spills).
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    #[cfg_attr(target_os = "none", inline)]
+    fn decode_v5_tail(
+        dup: bool,
+        qos: QosPid,
+        retain: bool,
+        topic: &'a str,
+        rest: &'a [u8],
+        consumed: usize,
+    ) -> Result<Decoded<'a>, DecodeError> {
+        let mut r = Reader::new(rest);
+        let properties = Properties::read_inline(&mut r, PropertyContext::Publish)?;
+        // An empty topic name needs a Topic Alias (5.0 §3.3.2.1).
+        if topic.is_empty() && properties.topic_alias().is_none() {
+            return Err(DecodeError::InvalidTopicName);
+        }
+        Ok(Decoded::Packet {
+            packet: Packet::Publish(Publish {
+                dup,
+                qos,
+                retain,
+                topic: TopicName::new_unchecked(topic),
+                properties,
+                payload: r.rest(),
             }),
             consumed,
         })
