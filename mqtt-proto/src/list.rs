@@ -250,6 +250,21 @@ pub enum Iter<'a, T> {
     Slice(core::slice::Iter<'a, T>),
 }
 
+/// The items not yet taken, as a list (the iterator itself is left where it is).
+#[cfg(feature = "defmt")]
+impl<'a, T: Item<'a> + defmt::Format> defmt::Format for Iter<'a, T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "[");
+        for (i, item) in self.clone().enumerate() {
+            if i > 0 {
+                defmt::write!(f, ", ");
+            }
+            defmt::write!(f, "{}", item);
+        }
+        defmt::write!(f, "]");
+    }
+}
+
 impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
     type Item = T;
     #[inline]

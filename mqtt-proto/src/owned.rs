@@ -42,6 +42,14 @@ impl<B: AsRef<[u8]>> OwnedPacket<B> {
     }
 }
 
+/// The packet it holds.
+#[cfg(feature = "defmt")]
+impl<B: AsRef<[u8]>> defmt::Format for OwnedPacket<B> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.packet().format(f)
+    }
+}
+
 #[cfg(feature = "bytes")]
 impl OwnedPacket<bytes::Bytes> {
     /// Splits one whole packet off the front of `buf` without copying: `Ok(None)` when

@@ -1448,7 +1448,7 @@ fn mqtt_3_1_2_1_unknown_protocol_name_and_level_are_refused() {
 /// The reserved CONNECT flag bit 0 must be 0 (3.1.1 server duty [MQTT-3.1.2-3]; 5.0 §3.1.2.3).
 #[test]
 #[cfg(feature = "decode-connect")]
-fn connect_reserved_flag_bit_is_malformed() {
+fn mqtt_3_1_2_3_connect_reserved_flag_bit_is_malformed() {
     assert_eq!(
         decode_err(V4, &connect_v4(0x03, &lp(b"c"))),
         DecodeError::InvalidConnectFlags

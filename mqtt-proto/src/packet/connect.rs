@@ -130,6 +130,14 @@ impl defmt::Format for WillRef<'_> {
     }
 }
 
+/// The will it holds, read back from its bytes.
+#[cfg(feature = "defmt")]
+impl defmt::Format for ReceivedWill<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.read().format(f)
+    }
+}
+
 /// CONNECT. It carries its own protocol version, which decides its encoding.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Connect<'a> {
