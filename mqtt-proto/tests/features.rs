@@ -3,9 +3,7 @@
 //! public type has `defmt::Format` with the `defmt` feature.
 
 use mqtt_proto::{
-    Connect, Decoded, Decoder, Packet, PacketId, Properties, Property, ProtocolVersion, Publish,
-    QoS, QosPid, Subscribe, Subscription, SubscriptionOptions, TopicFilter, TopicName, Will,
-    WillRef,
+    Decoded, Decoder, Packet, Properties, ProtocolVersion, Publish, QosPid, TopicName,
 };
 
 /// Whether `field` lies inside `buf` (same memory, not an equal copy).
@@ -32,10 +30,64 @@ fn decode(buf: &[u8], v: ProtocolVersion) -> Packet<'_> {
     }
 }
 
-/// Every string and binary field of a decoded PUBLISH, CONNECT (with will, credentials
-/// and properties) and SUBSCRIBE points into the input buffer: nothing was copied.
+/// The topic and payload of a decoded PUBLISH and the filters of a decoded SUBSCRIBE
+/// point into the input buffer: nothing was copied (every build).
 #[test]
 fn decoded_fields_borrow_from_the_input_buffer() {
+    use mqtt_proto::TopicFilter;
+    use mqtt_proto::{List, PacketId, QoS, Subscribe, Subscription, SubscriptionOptions};
+
+    let v = ProtocolVersion::V3_1_1;
+    let publish = Packet::Publish(Publish {
+        dup: false,
+        qos: QosPid::AtLeastOnce(PacketId::new(7).expect("non-zero")),
+        retain: false,
+        topic: TopicName::from_static("sensors/room-1/temperature"),
+        properties: Properties::empty(),
+        payload: b"21.5 degrees",
+    });
+    let buf = encode(&publish, v);
+    let Packet::Publish(p) = decode(&buf, v) else {
+        panic!("not a PUBLISH")
+    };
+    assert_eq!(Packet::Publish(p), publish);
+    assert!(inside(&buf, p.topic.as_bytes()));
+    assert!(inside(&buf, p.payload));
+
+    let subs = [
+        Subscription {
+            filter: TopicFilter::new("a/+/c").expect("filter"),
+            options: SubscriptionOptions::new(QoS::AtMostOnce),
+        },
+        Subscription {
+            filter: TopicFilter::new("$share/g/d/#").expect("filter"),
+            options: SubscriptionOptions::new(QoS::ExactlyOnce),
+        },
+    ];
+    let subscribe = Packet::Subscribe(Subscribe {
+        packet_id: PacketId::new(9).expect("non-zero"),
+        properties: Properties::empty(),
+        filters: List::new(&subs),
+    });
+    let buf = encode(&subscribe, v);
+    let Packet::Subscribe(s) = decode(&buf, v) else {
+        panic!("not a SUBSCRIBE")
+    };
+    let filters: Vec<Subscription<'_>> = s.filters.iter().collect();
+    assert_eq!(filters, subs);
+    for f in &filters {
+        assert!(inside(&buf, f.filter.as_bytes()));
+    }
+}
+
+/// 5.0: every string and binary property of a decoded PUBLISH, and every field of a
+/// decoded CONNECT (client id, will topic, payload and properties, credentials,
+/// properties), points into the input buffer.
+#[cfg(all(feature = "v5", feature = "decode-connect"))]
+#[test]
+fn v5_properties_and_connect_fields_borrow_from_the_input_buffer() {
+    use mqtt_proto::{Connect, PacketId, Property, QoS, Will, WillRef};
+
     let v5 = ProtocolVersion::V5;
     let props = [
         Property::ContentType("text/plain"),
@@ -100,37 +152,12 @@ fn decoded_fields_borrow_from_the_input_buffer() {
     assert!(inside(&buf, w.topic.as_bytes()));
     assert!(inside(&buf, w.payload));
     assert_eq!(w.properties.iter().count(), 1);
+    assert_eq!(c.properties.iter().count(), 1);
     for prop in w.properties.iter().chain(c.properties.iter()) {
         let Property::UserProperty(k, v) = prop else {
             panic!("unexpected {prop:?}")
         };
         assert!(inside(&buf, k.as_bytes()) && inside(&buf, v.as_bytes()));
-    }
-
-    let subs = [
-        Subscription {
-            filter: TopicFilter::new("a/+/c").expect("filter"),
-            options: SubscriptionOptions::new(QoS::AtMostOnce),
-        },
-        Subscription {
-            filter: TopicFilter::new("$share/g/d/#").expect("filter"),
-            options: SubscriptionOptions::new(QoS::ExactlyOnce),
-        },
-    ];
-    let v4 = ProtocolVersion::V3_1_1;
-    let subscribe = Packet::Subscribe(Subscribe {
-        packet_id: PacketId::new(9).expect("non-zero"),
-        properties: Properties::empty(),
-        filters: mqtt_proto::List::new(&subs),
-    });
-    let buf = encode(&subscribe, v4);
-    let Packet::Subscribe(s) = decode(&buf, v4) else {
-        panic!("not a SUBSCRIBE")
-    };
-    let filters: Vec<Subscription<'_>> = s.filters.iter().collect();
-    assert_eq!(filters, subs);
-    for f in &filters {
-        assert!(inside(&buf, f.filter.as_bytes()));
     }
 }
 
