@@ -230,14 +230,7 @@ impl<'a, T: Item<'a> + fmt::Debug> fmt::Debug for List<'a, T> {
 #[cfg(feature = "defmt")]
 impl<'a, T: Item<'a> + defmt::Format> defmt::Format for List<'a, T> {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "[");
-        for (i, item) in self.iter().enumerate() {
-            if i > 0 {
-                defmt::write!(f, ", ");
-            }
-            defmt::write!(f, "{}", item);
-        }
-        defmt::write!(f, "]");
+        self.iter().format(f)
     }
 }
 
