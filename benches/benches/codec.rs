@@ -574,9 +574,9 @@ fn main() {
 /// Caveat: code a closure here inlines is its own copy, and two copies of one source can
 /// run at different speeds by where they land: our 64 B PUBLISH decode, inlined, took
 /// 23.9 ns here against 17.0 ns in the criterion row (`67a15c8`). `Decoder::decode` is out
-/// of line since `5a5153b`, so both modes call one copy; they still differ by about
-/// 1.5 ns (16.6 here, 18.0 there), unexplained. Compare a paired row with the criterion
-/// row of the same build before reading much into either.
+/// of line since `5a5153b`, so both modes call one copy; the 64 B row still differs
+/// (15.3 ns here, 17.4 there at `20d9f47`; the 4 KiB row agrees), unexplained. Compare a
+/// paired row with the criterion row of the same build before reading much into either.
 mod paired {
     use super::*;
 
